@@ -1,0 +1,98 @@
+"""spakky-dispatch: the transport-agnostic core of Spakky task dispatch.
+
+Ports (``ITaskSender``, ``IAsyncTaskSender``, ``IHeaderPropagator``,
+``IScheduleRegistrar``, ``ITaskEndpointRegistrar``), the task message, the
+dispatch and invocation pipelines, neutral schedules and an in-memory sender.
+It imports no transport, tracing or auth package.
+"""
+
+from spakky.dispatch.core.binding import TaskBinding, task_name_for
+from spakky.dispatch.core.context import (
+    TASK_CONTEXT_KEY,
+    TaskExecution,
+    current_task_execution,
+)
+from spakky.dispatch.core.dispatcher import TaskDispatcher
+from spakky.dispatch.core.error import (
+    AbstractSpakkyDispatchError,
+    BrokerUnavailableError,
+    DuplicateTaskNameError,
+    HeaderPropagationError,
+    InvalidScheduleRouteError,
+    InvalidTaskDefinitionError,
+    ResultBackendNotConfiguredError,
+    TaskArgumentSerializationError,
+    TaskDispatchError,
+    TaskNotRegisteredError,
+    TaskResultError,
+    TaskResultTimeoutError,
+)
+from spakky.dispatch.core.invoker import InvokerNotReadyError, TaskInvoker
+from spakky.dispatch.core.loop import EventLoopReentryError, EventLoopRunner
+from spakky.dispatch.core.memory import (
+    InMemoryTaskResult,
+    InMemoryTaskSender,
+    TaskNotRunError,
+)
+from spakky.dispatch.core.message import DEFAULT_OPTIONS, DispatchOptions, TaskMessage
+from spakky.dispatch.core.ports import (
+    IAsyncTaskSender,
+    IHeaderPropagator,
+    IScheduleRegistrar,
+    ITaskEndpointRegistrar,
+    ITaskSender,
+)
+from spakky.dispatch.core.propagation import HeaderPropagation
+from spakky.dispatch.core.registrar import TaskRegistrar
+from spakky.dispatch.core.registry import TaskRegistry
+from spakky.dispatch.core.schedule import (
+    CrontabSchedule,
+    DailySchedule,
+    IntervalSchedule,
+    ScheduleSpec,
+    schedule_spec_from_route,
+)
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "TASK_CONTEXT_KEY",
+    "AbstractSpakkyDispatchError",
+    "BrokerUnavailableError",
+    "CrontabSchedule",
+    "DailySchedule",
+    "DispatchOptions",
+    "DuplicateTaskNameError",
+    "EventLoopReentryError",
+    "EventLoopRunner",
+    "HeaderPropagation",
+    "HeaderPropagationError",
+    "IAsyncTaskSender",
+    "IHeaderPropagator",
+    "IScheduleRegistrar",
+    "ITaskEndpointRegistrar",
+    "ITaskSender",
+    "InMemoryTaskResult",
+    "InMemoryTaskSender",
+    "IntervalSchedule",
+    "InvalidScheduleRouteError",
+    "InvalidTaskDefinitionError",
+    "InvokerNotReadyError",
+    "ResultBackendNotConfiguredError",
+    "ScheduleSpec",
+    "TaskArgumentSerializationError",
+    "TaskBinding",
+    "TaskDispatchError",
+    "TaskDispatcher",
+    "TaskExecution",
+    "TaskInvoker",
+    "TaskMessage",
+    "TaskNotRegisteredError",
+    "TaskNotRunError",
+    "TaskRegistrar",
+    "TaskRegistry",
+    "TaskResultError",
+    "TaskResultTimeoutError",
+    "current_task_execution",
+    "schedule_spec_from_route",
+    "task_name_for",
+]

@@ -1,0 +1,79 @@
+"""Task bindings: what a registered task is, computed once at registration."""
+
+from dataclasses import dataclass, field
+from inspect import iscoroutinefunction
+
+from spakky.core.pod.annotations.pod import Pod
+from spakky.task import TaskAuthMetadata
+
+from spakky.dispatch.core.schedule import ScheduleSpec
+
+
+def task_name_for(handler_type: type[object], method_name: str) -> str:
+    """Return the wire name of a task: ``module.Class.method``.
+
+    Args:
+        handler_type: The registered ``@TaskHandler`` class that owns the task.
+        method_name: The method's attribute name on that class.
+
+    Returns:
+        The task name used on the broker.
+    """
+    return f"{handler_type.__module__}.{handler_type.__qualname__}.{method_name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskBinding:
+    """A registered task: the handler it runs on and everything known statically."""
+
+    name: str
+    """Wire name of the task."""
+
+    handler_type: type[object]
+    """The registered handler class resolved from the container on the worker."""
+
+    method_name: str
+    """Attribute name of the task method on the handler."""
+
+    pod_name: str
+    """Name of the handler's pod, so subclasses registered beside it never clash."""
+
+    singleton: bool = True
+    """Whether the handler pod is a singleton, so its method can be cached."""
+
+    is_async: bool
+    """Whether the method is a coroutine function."""
+
+    dispatchable: bool = True
+    """Whether calls to the method are sent to the broker (it carries ``@task``)."""
+
+    schedule: ScheduleSpec | None = None
+    """Beat schedule of the task, when it carries ``@schedule``."""
+
+    auth: TaskAuthMetadata = field(default_factory=TaskAuthMetadata)
+    """Auth requirements of the task, collected once at registration."""
+
+    @classmethod
+    def of(
+        cls,
+        pod: Pod,
+        method_name: str,
+        *,
+        dispatchable: bool = True,
+        schedule: ScheduleSpec | None = None,
+        auth: TaskAuthMetadata | None = None,
+    ) -> "TaskBinding":
+        """Build the binding of ``method_name`` on the handler registered as ``pod``."""
+        handler_type = pod.type_
+        method = getattr(handler_type, method_name)
+        return cls(
+            name=task_name_for(handler_type, method_name),
+            handler_type=handler_type,
+            method_name=method_name,
+            pod_name=pod.name,
+            singleton=pod.scope is Pod.Scope.SINGLETON,
+            is_async=iscoroutinefunction(method),
+            dispatchable=dispatchable,
+            schedule=schedule,
+            auth=auth if auth is not None else TaskAuthMetadata(),
+        )

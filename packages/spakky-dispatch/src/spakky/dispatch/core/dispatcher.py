@@ -1,0 +1,134 @@
+"""The dispatch pipeline: a ``@task`` call becomes a task message on a broker."""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from spakky.core.pod.annotations.pod import Pod
+from spakky.core.pod.interfaces.application_context import IApplicationContext
+from spakky.core.pod.interfaces.aware.application_context_aware import (
+    IApplicationContextAware,
+)
+from spakky.task.interfaces.task_result import ITaskResult
+
+from spakky.dispatch.core.binding import TaskBinding
+from spakky.dispatch.core.context import TASK_CONTEXT_KEY
+from spakky.dispatch.core.error import TaskNotRegisteredError
+from spakky.dispatch.core.message import DEFAULT_OPTIONS, DispatchOptions, TaskMessage
+from spakky.dispatch.core.ports import IAsyncTaskSender, ITaskSender
+from spakky.dispatch.core.propagation import HeaderPropagation
+from spakky.dispatch.core.registry import TaskRegistry
+
+
+@Pod()
+class TaskDispatcher(IApplicationContextAware):
+    """Builds task messages and hands them to the transport's sender.
+
+    The sync and async dispatch aspects are thin shells over ``route`` and
+    ``dispatch`` / ``dispatch_async``.
+    """
+
+    _registry: TaskRegistry
+    _propagation: HeaderPropagation
+    _sender: ITaskSender
+    _async_sender: IAsyncTaskSender | None
+    _application_context: IApplicationContext | None
+
+    def __init__(
+        self,
+        registry: TaskRegistry,
+        propagation: HeaderPropagation,
+        sender: ITaskSender,
+        async_sender: IAsyncTaskSender | None = None,
+    ) -> None:
+        self._registry = registry
+        self._propagation = propagation
+        self._sender = sender
+        self._async_sender = async_sender
+        self._application_context = None
+
+    def set_application_context(self, application_context: IApplicationContext) -> None:
+        """Keep the context whose scope tells whether we run inside a worker."""
+        self._application_context = application_context
+
+    def route(self, method: Callable[..., object]) -> TaskBinding | None:
+        """Decide what an intercepted ``@task`` call does.
+
+        Returns:
+            None when the call runs inline (inside a worker-side task), else the
+            task to send.
+
+        Raises:
+            TaskNotRegisteredError: The method's class is not a registered
+                ``@TaskHandler``.
+        """
+        context = self._application_context
+        if context is not None and context.get_context_value(TASK_CONTEXT_KEY):
+            return None
+        return self.binding_of(method)
+
+    def binding_of(self, method: Callable[..., object]) -> TaskBinding:
+        """Return the task registered for a bound ``@task`` method.
+
+        Raises:
+            TaskNotRegisteredError: The method's class is not a registered
+                ``@TaskHandler``.
+        """
+        owner = getattr(method, "__self__", None)
+        name = getattr(method, "__name__", "?")
+        binding = (
+            None if owner is None else self._registry.for_method(type(owner), name)
+        )
+        if binding is None:
+            where = name if owner is None else f"{type(owner).__qualname__}.{name}"
+            raise TaskNotRegisteredError(
+                f"{where} is not a registered task; put @task methods on a class "
+                "decorated with @TaskHandler() that the application scans or adds"
+            )
+        return binding
+
+    def message(
+        self,
+        task: TaskBinding,
+        args: tuple[object, ...],
+        kwargs: Mapping[str, object],
+        options: DispatchOptions = DEFAULT_OPTIONS,
+    ) -> TaskMessage:
+        """Build the message for one call, with every propagator's headers."""
+        return TaskMessage(
+            task_name=task.name,
+            args=args,
+            kwargs=kwargs,
+            headers=self._propagation.inject(task),
+            options=options,
+        )
+
+    def dispatch(
+        self,
+        task: TaskBinding,
+        args: tuple[object, ...],
+        kwargs: Mapping[str, object],
+    ) -> ITaskResult[Any]:
+        """Send one call of ``task`` to the broker."""
+        return self._sender.send(self.message(task, args, kwargs))
+
+    async def dispatch_async(
+        self,
+        task: TaskBinding,
+        args: tuple[object, ...],
+        kwargs: Mapping[str, object],
+    ) -> ITaskResult[Any]:
+        """Send one call of ``task`` from async code."""
+        message = self.message(task, args, kwargs)
+        if self._async_sender is not None:
+            return await self._async_sender.send_async(message)
+        return self._sender.send(message)
+
+    def send[**P](
+        self, method: Callable[P, object], *args: P.args, **kwargs: P.kwargs
+    ) -> ITaskResult[Any]:
+        """Send a ``@task`` call to the broker even from inside a worker.
+
+        Example:
+            ``dispatcher.send(report_handler.build, day)``
+        """
+        return self.dispatch(self.binding_of(method), args, kwargs)

@@ -1,0 +1,95 @@
+"""Errors raised by the dispatch core.
+
+Every error carries a class-level ``message`` saying what went wrong and what to
+do; instances may add detail through ``str(error)``.
+"""
+
+from abc import ABC
+from typing import ClassVar
+
+from spakky.core.common.error import AbstractSpakkyFrameworkError
+
+
+class AbstractSpakkyDispatchError(AbstractSpakkyFrameworkError, ABC):
+    """Root of every error raised by spakky-dispatch and its adapters."""
+
+    message: ClassVar[str] = "Task dispatch failed"
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail
+        super().__init__(self.message if detail is None else f"{self.message}: {detail}")
+
+
+class InvalidScheduleRouteError(AbstractSpakkyDispatchError):
+    """A ``@schedule`` route carries no usable schedule specification."""
+
+    message = "ScheduleRoute has no valid schedule specification"
+
+
+class InvalidTaskDefinitionError(AbstractSpakkyDispatchError):
+    """A ``@TaskHandler`` method cannot be registered as a task."""
+
+    message = "Task definition is invalid"
+
+
+class DuplicateTaskNameError(AbstractSpakkyDispatchError):
+    """Two registrations resolve to the same task name."""
+
+    message = "Two tasks resolve to the same task name; rename one handler or method"
+
+
+class TaskNotRegisteredError(AbstractSpakkyDispatchError):
+    """A task name or method is not known to this application."""
+
+    message = (
+        "Task is not registered in this application; make sure its handler is a "
+        "@TaskHandler that the application scanned"
+    )
+
+
+class HeaderPropagationError(AbstractSpakkyDispatchError):
+    """A header propagator wrote a header it does not own, or a reserved one."""
+
+    message = "Header propagation failed"
+
+
+class TaskDispatchError(AbstractSpakkyDispatchError):
+    """Base for errors raised while handing a task to a transport."""
+
+    message = "Task could not be dispatched"
+
+
+class TaskArgumentSerializationError(TaskDispatchError):
+    """An argument of the call cannot be carried by the configured serializer."""
+
+    message = (
+        "Task arguments cannot be serialized; pass plain data (str, int, float, "
+        "bool, None, list, dict) or configure a serializer that carries this type"
+    )
+
+
+class BrokerUnavailableError(TaskDispatchError):
+    """The broker could not be reached within the configured time."""
+
+    message = "Broker is unreachable; check the broker URL and that the broker is running"
+
+
+class TaskResultError(AbstractSpakkyDispatchError):
+    """Base for errors raised by a task result handle."""
+
+    message = "Task result is unavailable"
+
+
+class ResultBackendNotConfiguredError(TaskResultError):
+    """A caller asked for a result but no result backend is configured."""
+
+    message = (
+        "No result backend is configured, so task results are not stored; set a "
+        "result backend (for Celery: SPAKKY_CELERY__RESULT_BACKEND) to read results"
+    )
+
+
+class TaskResultTimeoutError(TaskResultError):
+    """The task did not finish within the time the caller allowed."""
+
+    message = "Task did not finish in time"

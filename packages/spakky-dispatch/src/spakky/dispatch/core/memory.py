@@ -1,0 +1,129 @@
+"""An in-memory transport for tests: captures messages, runs them on demand."""
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, override
+from uuid import uuid4
+
+from spakky.task.interfaces.task_result import ITaskResult
+
+from spakky.dispatch.core.error import TaskResultError, TaskResultTimeoutError
+from spakky.dispatch.core.message import TaskMessage
+from spakky.dispatch.core.ports import ITaskSender
+
+
+class TaskNotRunError(TaskResultError):
+    """The result of a captured task was read before the task ran."""
+
+    message = (
+        "The task was captured but has not run; call InMemoryTaskSender.run_pending "
+        "first"
+    )
+
+
+_PENDING = object()
+
+
+@dataclass(slots=True, kw_only=True)
+class InMemoryTaskResult(ITaskResult[Any]):
+    """Result handle of a captured message, settled when the message runs."""
+
+    message: TaskMessage
+    """The captured message."""
+
+    value: object = _PENDING
+    """The task's return value, once it ran successfully."""
+
+    error: BaseException | None = None
+    """The exception the task raised, once it ran and failed."""
+
+    @property
+    @override
+    def task_id(self) -> str:
+        assert self.message.task_id is not None
+        return self.message.task_id
+
+    @property
+    def ready(self) -> bool:
+        """Whether the task has run."""
+        return self.error is not None or self.value is not _PENDING
+
+    @override
+    def get(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        if self.value is _PENDING:
+            raise TaskNotRunError(self.message.task_name)
+        return self.value
+
+    @override
+    async def get_async(self, timeout: float | None = None) -> Any:
+        async def settled() -> None:
+            while not self.ready:
+                await asyncio.sleep(0.001)
+
+        try:
+            await asyncio.wait_for(settled(), timeout)
+        except TimeoutError as error:
+            raise TaskResultTimeoutError(self.message.task_name) from error
+        return self.get()
+
+
+type Runner = Callable[[TaskMessage], object]
+"""Executes one message; ``TaskInvoker``-backed in practice."""
+
+
+@dataclass(slots=True)
+class InMemoryTaskSender(ITaskSender):
+    """An ``ITaskSender`` that keeps every message instead of publishing it."""
+
+    results: list[InMemoryTaskResult] = field(default_factory=list)
+    """Handles of every captured message, in dispatch order."""
+
+    @property
+    def messages(self) -> list[TaskMessage]:
+        """Every captured message, in dispatch order."""
+        return [result.message for result in self.results]
+
+    @override
+    def send(self, message: TaskMessage) -> InMemoryTaskResult:
+        if message.task_id is None:
+            message = TaskMessage(
+                task_name=message.task_name,
+                args=message.args,
+                kwargs=message.kwargs,
+                headers=message.headers,
+                options=message.options,
+                task_id=uuid4().hex,
+            )
+        result = InMemoryTaskResult(message=message)
+        self.results.append(result)
+        return result
+
+    def run_pending(self, runner: Runner) -> int:
+        """Run every captured message that has not run yet, in order.
+
+        Messages dispatched while running are run too. A task's exception is
+        stored on its handle, not raised here.
+
+        Returns:
+            How many messages ran.
+        """
+        ran = 0
+        index = 0
+        while index < len(self.results):
+            result = self.results[index]
+            index += 1
+            if result.ready:
+                continue
+            try:
+                result.value = runner(result.message)
+            except Exception as error:
+                result.error = error
+            ran += 1
+        return ran
+
+    def clear(self) -> None:
+        """Forget every captured message."""
+        self.results.clear()

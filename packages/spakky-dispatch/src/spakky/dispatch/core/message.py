@@ -1,0 +1,56 @@
+"""The task message: what crosses the broker, independent of any transport."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+_EMPTY: Mapping[str, object] = MappingProxyType({})
+_EMPTY_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DispatchOptions:
+    """Transport-neutral delivery options for one task message."""
+
+    queue: str | None = None
+    """Queue to deliver to; None lets the transport route the task."""
+
+    priority: int | None = None
+    """Message priority, where the transport supports it."""
+
+    countdown: float | None = None
+    """Seconds to wait before the task may run."""
+
+    eta: datetime | None = None
+    """Earliest time the task may run."""
+
+    expires: float | datetime | None = None
+    """Seconds from now, or a time, after which the task is discarded."""
+
+
+DEFAULT_OPTIONS = DispatchOptions()
+"""Options used when a task declares none."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskMessage:
+    """One task call, ready to be handed to a transport."""
+
+    task_name: str
+    """Registered name of the task (``module.Class.method``)."""
+
+    args: tuple[object, ...] = ()
+    """Positional arguments of the call."""
+
+    kwargs: Mapping[str, object] = field(default=_EMPTY)
+    """Keyword arguments of the call."""
+
+    headers: Mapping[str, str] = field(default=_EMPTY_HEADERS)
+    """Propagation headers written by the header propagators."""
+
+    options: DispatchOptions = DEFAULT_OPTIONS
+    """Delivery options."""
+
+    task_id: str | None = None
+    """Identifier to use; None lets the transport assign one."""

@@ -1,0 +1,132 @@
+"""The ports a transport (and a context propagator) implements.
+
+A transport adapter provides an ``ITaskSender`` (or ``IAsyncTaskSender``), an
+``IScheduleRegistrar`` and an ``ITaskEndpointRegistrar`` whose endpoints hand
+every received message to :class:`~spakky.dispatch.core.invoker.TaskInvoker`.
+Context adapters (tracing, auth) provide ``IHeaderPropagator``.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, MutableMapping
+from contextlib import AbstractContextManager
+from typing import Any
+
+from spakky.task.interfaces.task_result import ITaskResult
+
+from spakky.dispatch.core.binding import TaskBinding
+from spakky.dispatch.core.message import TaskMessage
+from spakky.dispatch.core.schedule import ScheduleSpec
+
+
+class ITaskSender(ABC):
+    """Hands task messages to a broker (blocking)."""
+
+    @abstractmethod
+    def send(self, message: TaskMessage) -> ITaskResult[Any]:
+        """Publish one task message.
+
+        Args:
+            message: The message to publish; its headers are final.
+
+        Returns:
+            A handle on the task's result.
+
+        Raises:
+            TaskDispatchError: The message was not published; nothing was sent.
+        """
+        ...
+
+
+class IAsyncTaskSender(ABC):
+    """Hands task messages to a broker without blocking the event loop."""
+
+    @abstractmethod
+    async def send_async(self, message: TaskMessage) -> ITaskResult[Any]:
+        """Publish one task message from async code.
+
+        Args:
+            message: The message to publish; its headers are final.
+
+        Returns:
+            A handle on the task's result.
+
+        Raises:
+            TaskDispatchError: The message was not published; nothing was sent.
+        """
+        ...
+
+
+class IScheduleRegistrar(ABC):
+    """Turns neutral schedules into the transport's periodic entries."""
+
+    @abstractmethod
+    def register(self, task_name: str, spec: ScheduleSpec) -> None:
+        """Schedule ``task_name`` according to ``spec``.
+
+        Args:
+            task_name: The registered task to run periodically.
+            spec: When to run it.
+
+        Raises:
+            InvalidScheduleRouteError: The transport cannot express ``spec``.
+        """
+        ...
+
+
+class ITaskEndpointRegistrar(ABC):
+    """Exposes registered tasks to the transport's workers."""
+
+    @abstractmethod
+    def register(self, binding: TaskBinding) -> None:
+        """Make workers of this application execute ``binding`` when it arrives.
+
+        The endpoint must pass each received message's arguments and headers
+        to ``TaskInvoker.invoke``.
+
+        Args:
+            binding: The task to expose.
+        """
+        ...
+
+
+class IHeaderPropagator(ABC):
+    """Carries one kind of ambient context across the broker in message headers.
+
+    On the dispatching side ``inject`` writes headers for the current context;
+    on the worker ``restore`` rebuilds that context around the task call and
+    tears it down afterwards, also when the task raises. A propagator reads and
+    writes only the headers named by ``fields``. Inbound parsing must not raise
+    on malformed input unless the propagator's policy is fail-closed (auth).
+    Propagators run in ascending ``@Order`` (outermost first on the worker).
+    """
+
+    @abstractmethod
+    def fields(self) -> frozenset[str]:
+        """Return the header names this propagator reads and writes."""
+        ...
+
+    @abstractmethod
+    def inject(self, carrier: MutableMapping[str, str], task: TaskBinding) -> None:
+        """Write headers describing the current context into ``carrier``.
+
+        Args:
+            carrier: Outgoing headers; write only names from ``fields``.
+            task: The task being dispatched.
+        """
+        ...
+
+    @abstractmethod
+    def restore(
+        self, carrier: Mapping[str, str], task: TaskBinding
+    ) -> AbstractContextManager[None]:
+        """Return a context manager that activates the carried context.
+
+        Args:
+            carrier: Received headers, already limited to ``fields`` and to
+                string values.
+            task: The task about to run.
+
+        Returns:
+            A context manager entered before the task and exited after it.
+        """
+        ...

@@ -1,0 +1,81 @@
+"""A real ``celery worker`` (or ``beat``) process for end-to-end tests."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class WorkerProcess:
+    """A running worker; ``log`` holds everything it printed so far."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
+        self.process = process
+        self.log_path = log_path
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> None:
+        """Wait until ``text`` appears in the log."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log:
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log}")
+            time.sleep(0.1)
+        raise TimeoutError(f"{text!r} not seen in worker log:\n{self.log}")
+
+
+@contextmanager
+def celery_process(
+    target: str,
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    command: str = "worker",
+    args: tuple[str, ...] = (),
+    ready: str | None = "ready.",
+) -> Iterator[WorkerProcess]:
+    """Run ``celery -A target <command>`` with ``env`` until the block ends."""
+    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "celery", "-A", target, command, *args]
+    if command == "worker":
+        argv += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
+    argv += ["--loglevel", "INFO"]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    worker = WorkerProcess(process, log_path)
+    try:
+        if ready is not None:
+            worker.wait_for(ready, timeout=60)
+        yield worker
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """Stop a worker warmly, then by force."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
