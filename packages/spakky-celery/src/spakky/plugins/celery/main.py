@@ -26,20 +26,44 @@ from spakky.plugins.celery.post_processor import CeleryPostProcessor
 
 def initialize(app: SpakkyApplication) -> None:
     """Register the spakky-celery components in ``app``."""
-    app.add(CeleryConfig)
-    if not app.container.contains(Celery):
-        app.add(default_celery_app)
+    _add_core(app)
+    _add_celery_transport(app)
+    _add_trace_propagation(app)
+    _add_auth_propagation(app)
+    for component in (
+        CeleryTaskDispatchAspect,
+        AsyncCeleryTaskDispatchAspect,
+        CeleryPostProcessor,
+    ):
+        app.add(component)
+
+
+def _add_core(app: SpakkyApplication) -> None:
     for component in (
         TaskRegistry,
         HeaderPropagation,
         TaskDispatcher,
         TaskInvoker,
         TaskRegistrar,
+    ):
+        app.add(component)
+
+
+def _add_celery_transport(app: SpakkyApplication) -> None:
+    app.add(CeleryConfig)
+    if not app.container.contains(Celery):
+        app.add(default_celery_app)
+    for component in (
         CeleryTaskSender,
         CeleryScheduleRegistrar,
         CeleryEndpointRegistrar,
-        CeleryTaskDispatchAspect,
-        AsyncCeleryTaskDispatchAspect,
-        CeleryPostProcessor,
     ):
         app.add(component)
+
+
+def _add_trace_propagation(app: SpakkyApplication) -> None:
+    """Trace context in task headers (spakky-dispatch-tracing)."""
+
+
+def _add_auth_propagation(app: SpakkyApplication) -> None:
+    """Signed auth snapshots in task headers (spakky-dispatch-auth)."""

@@ -6,7 +6,12 @@ from typing import Any, override
 from celery import Celery, Task
 from spakky.core.pod.annotations.pod import Pod
 
-from spakky.dispatch.core import ITaskEndpointRegistrar, TaskBinding, TaskInvoker
+from spakky.dispatch.core import (
+    ITaskEndpointRegistrar,
+    RetryableTaskError,
+    TaskBinding,
+    TaskInvoker,
+)
 
 _NO_HEADERS: Mapping[str, object] = {}
 
@@ -17,7 +22,8 @@ class CeleryEndpointRegistrar(ITaskEndpointRegistrar):
 
     Endpoints are never shared tasks, so two applications in one process do
     not see each other's tasks. Each endpoint hands the received arguments and
-    headers to the core's ``TaskInvoker``.
+    headers to the core's ``TaskInvoker``; a ``RetryableTaskError`` becomes a
+    Celery retry with the error's delay and retry bound.
     """
 
     _app: Celery
@@ -34,7 +40,14 @@ class CeleryEndpointRegistrar(ITaskEndpointRegistrar):
 
         def run(task: Task, *args: Any, **kwargs: Any) -> object:
             request = task.request
-            return invoke(name, args, kwargs, request.headers or _NO_HEADERS, request.id)
+            try:
+                return invoke(
+                    name, args, kwargs, request.headers or _NO_HEADERS, request.id
+                )
+            except RetryableTaskError as error:
+                raise task.retry(
+                    exc=error, countdown=error.delay, max_retries=error.max_retries
+                ) from error
 
         run.__name__ = binding.method_name
         run.__qualname__ = f"{binding.handler_type.__qualname__}.{binding.method_name}"

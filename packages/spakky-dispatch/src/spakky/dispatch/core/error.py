@@ -93,3 +93,29 @@ class TaskResultTimeoutError(TaskResultError):
     """The task did not finish within the time the caller allowed."""
 
     message = "Task did not finish in time"
+
+
+class RetryableTaskError(AbstractSpakkyDispatchError):
+    """Raised inside a worker-side invocation to ask the transport for a retry.
+
+    The transport re-delivers the task after ``delay`` seconds, at most
+    ``max_retries`` times; after that the task fails with this error.
+    """
+
+    message = "Task failed with a retryable error"
+
+    def __init__(
+        self, detail: str | None = None, *, delay: float = 1.0, max_retries: int = 3
+    ) -> None:
+        super().__init__(detail)
+        self.delay = delay
+        self.max_retries = max_retries
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_retryable, (type(self), self.detail, self.delay, self.max_retries))
+
+
+def _rebuild_retryable(
+    cls: type[RetryableTaskError], detail: str | None, delay: float, max_retries: int
+) -> RetryableTaskError:
+    return cls(detail, delay=delay, max_retries=max_retries)

@@ -1,0 +1,1 @@
+"""spakky-dispatch-auth: signed AuthContext snapshots and worker-side authorization."""

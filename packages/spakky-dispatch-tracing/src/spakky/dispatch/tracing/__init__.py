@@ -1,0 +1,1 @@
+"""spakky-dispatch-tracing: carries spakky-tracing TraceContext across the broker."""
