@@ -7,6 +7,7 @@ from celery import Celery, Task
 from spakky.core.pod.annotations.pod import Pod
 
 from spakky.dispatch.core import (
+    DuplicateTaskNameError,
     ITaskEndpointRegistrar,
     RetryableTaskError,
     TaskBinding,
@@ -14,6 +15,7 @@ from spakky.dispatch.core import (
 )
 
 _NO_HEADERS: Mapping[str, object] = {}
+_ENDPOINT_MARK = "__spakky_endpoint__"
 
 
 @Pod()
@@ -53,4 +55,15 @@ class CeleryEndpointRegistrar(ITaskEndpointRegistrar):
         run.__qualname__ = f"{binding.handler_type.__qualname__}.{binding.method_name}"
         run.__module__ = binding.handler_type.__module__
         run.__doc__ = getattr(binding.handler_type, binding.method_name).__doc__
-        self._app.task(name=name, bind=True, shared=False, lazy=False)(run)
+        existing = self._app.tasks.get(name)
+        if existing is not None:
+            if not getattr(existing, _ENDPOINT_MARK, False):
+                raise DuplicateTaskNameError(
+                    f"{name} is already a Celery task of this app that spakky-celery "
+                    "did not register; rename the Celery task or the handler method"
+                )
+            # The same Celery app now serves a newer application: replace it.
+            self._app.tasks.unregister(name)
+        self._app.task(
+            name=name, bind=True, shared=False, lazy=False, **{_ENDPOINT_MARK: True}
+        )(run)

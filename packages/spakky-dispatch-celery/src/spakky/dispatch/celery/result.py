@@ -96,7 +96,3 @@ class CeleryTaskResult[T](ITaskResult[T]):
     def __repr__(self) -> str:
         return f"<CeleryTaskResult {self.task_id}>"
 
-
-def as_any(result: AsyncResult) -> CeleryTaskResult[Any]:
-    """Wrap a Celery ``AsyncResult``."""
-    return CeleryTaskResult[Any](result)

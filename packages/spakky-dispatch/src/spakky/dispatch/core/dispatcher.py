@@ -1,6 +1,7 @@
 """The dispatch pipeline: a ``@task`` call becomes a task message on a broker."""
 
 from collections.abc import Callable, Mapping
+from inspect import unwrap
 from typing import Any
 
 from spakky.core.pod.annotations.pod import Pod
@@ -74,6 +75,8 @@ class TaskDispatcher(IApplicationContextAware):
                 ``@TaskHandler``.
         """
         owner = getattr(method, "__self__", None)
+        if owner is None:  # a proxy's wrapper: the bound method is __wrapped__
+            owner = getattr(unwrap(method), "__self__", None)
         name = getattr(method, "__name__", "?")
         binding = (
             None if owner is None else self._registry.for_method(type(owner), name)

@@ -1,0 +1,143 @@
+"""Worker endpoints and result handles of the Celery adapter."""
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any, cast
+
+import pytest
+from celery import Celery
+
+from spakky.dispatch.celery import CeleryEndpointRegistrar, CeleryTaskResult
+from spakky.dispatch.core import (
+    ResultBackendNotConfiguredError,
+    RetryableTaskError,
+    TaskBinding,
+    TaskInvoker,
+    TaskResultTimeoutError,
+)
+
+
+class RecordingInvoker:
+    """Stands in for TaskInvoker: records what the endpoint hands over."""
+
+    def __init__(self, outcome: object = "done") -> None:
+        self.calls: list[tuple[str, tuple[object, ...], dict[str, object], dict[str, object], str | None]] = []
+        self.outcome = outcome
+
+    def invoke(
+        self,
+        task_name: str,
+        args: tuple[object, ...],
+        kwargs: Mapping[str, object],
+        headers: Mapping[str, object],
+        task_id: str | None,
+    ) -> object:
+        self.calls.append((task_name, args, dict(kwargs), dict(headers), task_id))
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        return self.outcome
+
+
+class Handler:
+    """A handler class whose method the endpoint is named after."""
+
+    def work(self, value: int) -> int:
+        """Doubles the value."""
+        return value * 2
+
+
+def _binding() -> TaskBinding:
+    return TaskBinding(
+        name="pkg.Handler.work",
+        handler_type=Handler,
+        method_name="work",
+        pod_name="handler",
+        is_async=False,
+    )
+
+
+def _registered(invoker: RecordingInvoker) -> Celery:
+    app = Celery("t", broker="memory://", set_as_current=False)
+    CeleryEndpointRegistrar(app, cast(TaskInvoker, invoker)).register(_binding())
+    return app
+
+
+def test_endpoint_registered_on_own_app_only_expect_not_shared() -> None:
+    """The endpoint exists on its application only."""
+    app = _registered(RecordingInvoker())
+    other = Celery("other", broker="memory://", set_as_current=False)
+    assert "pkg.Handler.work" in app.tasks
+    assert "pkg.Handler.work" not in other.tasks
+    assert app.tasks["pkg.Handler.work"].__doc__ == "Doubles the value."
+
+
+def test_endpoint_apply_expect_invoker_gets_args_headers_and_id() -> None:
+    """Arguments, propagation headers and the task id reach the invoker."""
+    invoker = RecordingInvoker(outcome=42)
+    app = _registered(invoker)
+    result = app.tasks["pkg.Handler.work"].apply(
+        args=(21,), kwargs={"x": 1}, headers={"traceparent": "00-abc"}, task_id="t-1"
+    )
+    assert result.get() == 42
+    name, args, kwargs, headers, task_id = invoker.calls[0]
+    assert (name, args, kwargs, task_id) == ("pkg.Handler.work", (21,), {"x": 1}, "t-1")
+    assert headers["traceparent"] == "00-abc"
+
+
+def test_endpoint_without_headers_expect_empty_mapping() -> None:
+    """A message without custom headers gives the invoker an empty mapping."""
+    invoker = RecordingInvoker()
+    _registered(invoker).tasks["pkg.Handler.work"].apply(args=(1,))
+    assert invoker.calls[0][3] == {}
+
+
+def test_endpoint_retryable_error_expect_bounded_retries_then_failure() -> None:
+    """A RetryableTaskError is retried max_retries times, then the task fails."""
+    invoker = RecordingInvoker(
+        outcome=RetryableTaskError("provider down", delay=0, max_retries=2)
+    )
+    result = _registered(invoker).tasks["pkg.Handler.work"].apply(args=(1,))
+    assert result.failed()
+    assert isinstance(result.result, RetryableTaskError)
+    assert len(invoker.calls) == 3
+
+
+def test_result_without_backend_expect_clear_error() -> None:
+    """Reading a result with no backend says how to configure one."""
+    app = Celery("t", broker="memory://", set_as_current=False)
+    result = CeleryTaskResult[Any](app.AsyncResult("some-id"))
+    assert result.task_id == "some-id"
+    with pytest.raises(ResultBackendNotConfiguredError, match="RESULT_BACKEND"):
+        result.get()
+    with pytest.raises(ResultBackendNotConfiguredError):
+        asyncio.run(result.get_async())
+    with pytest.raises(ResultBackendNotConfiguredError):
+        _ = result.state
+
+
+def test_result_pending_expect_timeout_errors() -> None:
+    """A task that never finishes times out with our error, sync and async."""
+    app = Celery(
+        "t", broker="memory://", backend="cache+memory://", set_as_current=False
+    )
+    result = CeleryTaskResult[Any](app.AsyncResult("never-runs"))
+    assert result.state == "PENDING"
+    assert result.ready() is False
+    with pytest.raises(TaskResultTimeoutError, match="never-runs"):
+        result.get(timeout=0.05)
+    with pytest.raises(TaskResultTimeoutError, match="never-runs"):
+        asyncio.run(result.get_async(timeout=0.05))
+    result.revoke()
+    assert repr(result) == "<CeleryTaskResult never-runs>"
+    assert result.async_result.id == "never-runs"
+
+
+def test_result_stored_value_expect_get_and_get_async() -> None:
+    """A stored result is returned by both get and get_async."""
+    app = Celery(
+        "t", broker="memory://", backend="cache+memory://", set_as_current=False
+    )
+    app.backend.store_result("done-id", {"ok": True}, "SUCCESS")
+    result = CeleryTaskResult[Any](app.AsyncResult("done-id"))
+    assert result.get(timeout=1) == {"ok": True}
+    assert asyncio.run(result.get_async(timeout=1)) == {"ok": True}

@@ -1,0 +1,147 @@
+"""CeleryTaskSender: protocol-2 messages, headers, and errors at the call site."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from celery import Celery
+from kombu import Connection, Queue
+
+from spakky.dispatch.celery import (
+    CeleryConfig,
+    CeleryTaskResult,
+    CeleryTaskSender,
+    ReservedHeaderError,
+    build_celery_app,
+    masked_url,
+)
+from spakky.dispatch.core import (
+    BrokerUnavailableError,
+    DispatchOptions,
+    TaskArgumentSerializationError,
+    TaskMessage,
+)
+
+from .celery_fakes import free_port
+
+
+def _app(clean_env: pytest.MonkeyPatch, **env: str) -> Celery:
+    clean_env.setenv("SPAKKY_CELERY__BROKER_URL", "memory://")
+    clean_env.setenv("SPAKKY_CELERY__DEFAULT_QUEUE", f"q-{uuid.uuid4().hex}")
+    for key, value in env.items():
+        clean_env.setenv(f"SPAKKY_CELERY__{key.upper()}", value)
+    return build_celery_app(CeleryConfig())
+
+
+def _received(app: Celery, queue: str | None = None) -> Any:
+    with Connection(app.conf.broker_url) as connection:
+        simple = connection.SimpleQueue(Queue(queue or app.conf.task_default_queue))
+        message = simple.get(timeout=2)
+        message.ack()
+        simple.close()
+        return message
+
+
+def test_send_expect_protocol2_message_with_headers(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """The message is a standard protocol-2 message carrying our headers."""
+    app = _app(clean_env)
+    sender = CeleryTaskSender(app)
+    result = sender.send(
+        TaskMessage(
+            task_name="m.C.send",
+            args=("a", 1),
+            kwargs={"flag": True},
+            headers={"traceparent": "00-x"},
+            task_id="fixed-id",
+        )
+    )
+    assert isinstance(result, CeleryTaskResult)
+    assert result.task_id == "fixed-id"
+    message = _received(app)
+    assert message.headers["task"] == "m.C.send"
+    assert message.headers["id"] == "fixed-id"
+    assert message.headers["lang"] == "py"
+    assert message.headers["traceparent"] == "00-x"
+    args, kwargs, embed = message.decode()
+    assert args == ["a", 1]
+    assert kwargs == {"flag": True}
+    assert set(embed) >= {"callbacks", "errbacks", "chain", "chord"}
+
+
+def test_send_options_expect_queue_eta_expires_priority(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """Dispatch options reach the message and its routing."""
+    app = _app(clean_env)
+    eta = datetime(2030, 1, 1, tzinfo=UTC)
+    CeleryTaskSender(app).send(
+        TaskMessage(
+            task_name="m.C.send",
+            options=DispatchOptions(
+                queue="reports", eta=eta, expires=eta + timedelta(hours=1), priority=3
+            ),
+        )
+    )
+    message = _received(app, "reports")
+    assert message.headers["eta"] == eta.isoformat()
+    assert message.headers["expires"] == (eta + timedelta(hours=1)).isoformat()
+    assert message.properties["priority"] == 3
+
+
+def test_send_reserved_header_expect_error_and_nothing_sent(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """A header named like a Celery field is refused before publishing."""
+    app = _app(clean_env)
+    with pytest.raises(ReservedHeaderError, match=r"\['retries'\]"):
+        CeleryTaskSender(app).send(
+            TaskMessage(task_name="m.C.send", headers={"retries": "9"})
+        )
+    with Connection(app.conf.broker_url) as connection:
+        simple = connection.SimpleQueue(Queue(app.conf.task_default_queue))
+        assert simple.qsize() == 0
+        simple.close()
+
+
+def test_send_unserializable_argument_expect_error_naming_task_and_argument(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """An argument JSON cannot carry fails at the call site, named."""
+    app = _app(clean_env)
+    sender = CeleryTaskSender(app)
+    with pytest.raises(TaskArgumentSerializationError) as positional:
+        sender.send(TaskMessage(task_name="m.C.send", args=("ok", object())))
+    assert "m.C.send: argument 1 of type object cannot be encoded with json" in str(
+        positional.value
+    )
+    with pytest.raises(TaskArgumentSerializationError) as keyword:
+        sender.send(TaskMessage(task_name="m.C.send", kwargs={"when": {1, 2}}))
+    assert "argument 'when' of type set" in str(keyword.value)
+
+
+@pytest.mark.timeout(60)
+def test_send_broker_unreachable_expect_bounded_error_with_masked_url(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """A broker nobody listens on fails the call with our error, password masked."""
+    port = free_port()
+    clean_env.setenv("SPAKKY_CELERY__BROKER_URL", f"redis://:s3cret@127.0.0.1:{port}/0")
+    clean_env.setenv("SPAKKY_CELERY__PUBLISH_MAX_RETRIES", "1")
+    clean_env.setenv("SPAKKY_CELERY__PUBLISH_RETRY_INTERVAL", "0.05")
+    clean_env.setenv("SPAKKY_CELERY__BROKER_CONNECTION_TIMEOUT", "1")
+    app = build_celery_app(CeleryConfig())
+    with pytest.raises(BrokerUnavailableError) as raised:
+        CeleryTaskSender(app).send(TaskMessage(task_name="m.C.send"))
+    text = str(raised.value)
+    assert f"127.0.0.1:{port}" in text
+    assert "s3cret" not in text
+    assert "m.C.send was not sent" in text
+
+
+def test_masked_url_expect_password_hidden() -> None:
+    """Passwords never appear in URLs we print."""
+    assert "secret" not in masked_url("amqp://user:secret@host:5672//")
+    assert masked_url(None) == "<not set>"
