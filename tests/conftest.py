@@ -1,7 +1,7 @@
 """Fixtures shared by the cross-package and end-to-end tests."""
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -40,9 +40,7 @@ type WorkerFactory = Callable[..., AbstractContextManager[WorkerProcess]]
 
 
 @pytest.fixture
-def worker(
-    celery_env: dict[str, str], tmp_path: Path
-) -> Iterator[WorkerFactory]:
+def worker(celery_env: dict[str, str], tmp_path: Path) -> WorkerFactory:
     """Start ``celery worker`` processes for an app target, stopped after the test."""
     counter = iter(range(1000))
 
@@ -62,4 +60,4 @@ def worker(
             ready=ready,
         )
 
-    yield start
+    return start

@@ -30,7 +30,9 @@ def make_app() -> Iterator[AppFactory]:
     """Build started applications from modules; stopped after the test."""
     started: list[SpakkyApplication] = []
 
-    def build(*modules: ModuleType, before: tuple[object, ...] = ()) -> SpakkyApplication:
+    def build(
+        *modules: ModuleType, before: tuple[object, ...] = ()
+    ) -> SpakkyApplication:
         app = SpakkyApplication(ApplicationContext())
         for pod in before:
             app.add(pod)  # type: ignore[arg-type]

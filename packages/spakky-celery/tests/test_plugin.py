@@ -56,7 +56,8 @@ def test_tasks_registered_with_module_class_method_names_expect_endpoints(
     registry = app.container.get(TaskRegistry)
     assert {binding.name for binding in registry} == expected
     both = registry.get(f"{prefix}.MaintenanceHandler.both")
-    assert both.dispatchable and both.schedule is not None
+    assert both.dispatchable
+    assert both.schedule is not None
 
 
 def test_seed_schedules_in_beat_expect_celery_schedules(
@@ -81,7 +82,10 @@ def test_user_celery_pod_added_before_plugin_expect_used_without_config(
     monkeypatch.delenv("SPAKKY_CELERY__BROKER_URL", raising=False)
     app = make_app(plugin_handlers, before=(plugin_user_celery.user_celery,))
     assert app.container.get(Celery) is plugin_user_celery.USER_APP
-    assert f"{plugin_handlers.__name__}.SyncHandler.add" in plugin_user_celery.USER_APP.tasks
+    assert (
+        f"{plugin_handlers.__name__}.SyncHandler.add"
+        in plugin_user_celery.USER_APP.tasks
+    )
 
 
 def test_user_celery_pod_scanned_after_plugin_expect_replaces_default(

@@ -10,7 +10,6 @@ from spakky.core.application.application import SpakkyApplication
 from spakky.core.application.application_context import ApplicationContext
 
 import spakky.plugins.celery
-
 from spakky.dispatch.celery import CeleryTaskResult
 from spakky.dispatch.core import TaskDispatcher, current_task_execution
 

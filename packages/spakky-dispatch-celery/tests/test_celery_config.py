@@ -20,7 +20,9 @@ def test_config_defaults_expect_seed_values(clean_env: pytest.MonkeyPatch) -> No
     assert config.default_queue == "celery"
 
 
-def test_config_every_variable_read_expect_values(clean_env: pytest.MonkeyPatch) -> None:
+def test_config_every_variable_read_expect_values(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
     """Every documented variable is read, case-insensitively for the prefix."""
     clean_env.setenv("SPAKKY_CELERY__BROKER_URL", "redis://h:6379/0")
     clean_env.setenv("SPAKKY_CELERY__RESULT_BACKEND", "redis://h:6379/1")

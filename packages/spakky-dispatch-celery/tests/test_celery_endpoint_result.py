@@ -9,6 +9,7 @@ from celery import Celery
 
 from spakky.dispatch.celery import CeleryEndpointRegistrar, CeleryTaskResult
 from spakky.dispatch.core import (
+    DuplicateTaskNameError,
     ResultBackendNotConfiguredError,
     RetryableTaskError,
     TaskBinding,
@@ -21,7 +22,15 @@ class RecordingInvoker:
     """Stands in for TaskInvoker: records what the endpoint hands over."""
 
     def __init__(self, outcome: object = "done") -> None:
-        self.calls: list[tuple[str, tuple[object, ...], dict[str, object], dict[str, object], str | None]] = []
+        self.calls: list[
+            tuple[
+                str,
+                tuple[object, ...],
+                dict[str, object],
+                dict[str, object],
+                str | None,
+            ]
+        ] = []
         self.outcome = outcome
 
     def invoke(
@@ -141,3 +150,26 @@ def test_result_stored_value_expect_get_and_get_async() -> None:
     result = CeleryTaskResult[Any](app.AsyncResult("done-id"))
     assert result.get(timeout=1) == {"ok": True}
     assert asyncio.run(result.get_async(timeout=1)) == {"ok": True}
+
+
+def test_endpoint_name_taken_by_foreign_task_expect_duplicate_error() -> None:
+    """A plain Celery task already using the name is not silently replaced."""
+    app = Celery("t", broker="memory://", set_as_current=False)
+
+    @app.task(name="pkg.Handler.work", shared=False)
+    def foreign() -> None: ...
+
+    with pytest.raises(DuplicateTaskNameError, match="did not register"):
+        CeleryEndpointRegistrar(app, cast(TaskInvoker, RecordingInvoker())).register(
+            _binding()
+        )
+
+
+def test_endpoint_reregistered_on_same_app_expect_newest_invoker_used() -> None:
+    """A Celery app reused by a newer application routes to the newer invoker."""
+    app = Celery("t", broker="memory://", set_as_current=False)
+    old, new = RecordingInvoker("old"), RecordingInvoker("new")
+    CeleryEndpointRegistrar(app, cast(TaskInvoker, old)).register(_binding())
+    CeleryEndpointRegistrar(app, cast(TaskInvoker, new)).register(_binding())
+    assert app.tasks["pkg.Handler.work"].apply(args=(1,)).get() == "new"
+    assert old.calls == []

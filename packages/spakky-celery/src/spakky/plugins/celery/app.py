@@ -1,17 +1,17 @@
 """The default ``Celery`` pod, and how a user's own ``Celery`` pod replaces it."""
 
-from celery import Celery
 from spakky.core.pod.annotations.lazy import Lazy
 from spakky.core.pod.annotations.pod import Pod
 from spakky.core.pod.interfaces.application_context import IApplicationContext
 
+from celery import Celery
 from spakky.dispatch.celery import CeleryConfig, build_celery_app
 
 DEFAULT_CELERY_POD_NAME = "spakky_celery_default_app"
 """Pod name of the ``Celery`` app the plugin builds from ``CeleryConfig``."""
 
 
-@Lazy()
+@Lazy()  # type: ignore[arg-type]  # Lazy is honoured on function pods too
 @Pod(name=DEFAULT_CELERY_POD_NAME)
 def default_celery_app(config: CeleryConfig) -> Celery:
     """Build the application's Celery app from ``SPAKKY_CELERY__*`` settings."""

@@ -3,9 +3,9 @@
 from collections.abc import Mapping
 from typing import Any, override
 
-from celery import Celery, Task
 from spakky.core.pod.annotations.pod import Pod
 
+from celery import Celery, Task
 from spakky.dispatch.core import (
     DuplicateTaskNameError,
     ITaskEndpointRegistrar,
@@ -15,7 +15,12 @@ from spakky.dispatch.core import (
 )
 
 _NO_HEADERS: Mapping[str, object] = {}
-_ENDPOINT_MARK = "__spakky_endpoint__"
+
+
+class SpakkyEndpointTask(Task[Any, Any]):
+    """Base class of every endpoint spakky-celery registers on a Celery app."""
+
+    abstract = True
 
 
 @Pod()
@@ -40,7 +45,7 @@ class CeleryEndpointRegistrar(ITaskEndpointRegistrar):
         invoke = self._invoker.invoke
         name = binding.name
 
-        def run(task: Task, *args: Any, **kwargs: Any) -> object:
+        def run(task: Task[Any, Any], *args: Any, **kwargs: Any) -> object:
             request = task.request
             try:
                 return invoke(
@@ -57,7 +62,7 @@ class CeleryEndpointRegistrar(ITaskEndpointRegistrar):
         run.__doc__ = getattr(binding.handler_type, binding.method_name).__doc__
         existing = self._app.tasks.get(name)
         if existing is not None:
-            if not getattr(existing, _ENDPOINT_MARK, False):
+            if not isinstance(existing, SpakkyEndpointTask):
                 raise DuplicateTaskNameError(
                     f"{name} is already a Celery task of this app that spakky-celery "
                     "did not register; rename the Celery task or the handler method"
@@ -65,5 +70,9 @@ class CeleryEndpointRegistrar(ITaskEndpointRegistrar):
             # The same Celery app now serves a newer application: replace it.
             self._app.tasks.unregister(name)
         self._app.task(
-            name=name, bind=True, shared=False, lazy=False, **{_ENDPOINT_MARK: True}
+            name=name,
+            bind=True,
+            base=SpakkyEndpointTask,
+            shared=False,
+            lazy=False,
         )(run)

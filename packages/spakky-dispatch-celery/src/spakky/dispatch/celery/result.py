@@ -4,11 +4,11 @@ import asyncio
 import time
 from typing import Any, override
 
+from spakky.task.interfaces.task_result import ITaskResult
+
 from celery.backends.base import DisabledBackend
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
-from spakky.task.interfaces.task_result import ITaskResult
-
 from spakky.dispatch.core import ResultBackendNotConfiguredError, TaskResultTimeoutError
 
 _POLL_START = 0.005
@@ -20,9 +20,9 @@ class CeleryTaskResult[T](ITaskResult[T]):
 
     __slots__ = ("_result",)
 
-    _result: AsyncResult
+    _result: AsyncResult[Any]
 
-    def __init__(self, result: AsyncResult) -> None:
+    def __init__(self, result: AsyncResult[Any]) -> None:
         self._result = result
 
     @property
@@ -31,7 +31,7 @@ class CeleryTaskResult[T](ITaskResult[T]):
         return str(self._result.id)
 
     @property
-    def async_result(self) -> AsyncResult:
+    def async_result(self) -> AsyncResult[Any]:
         """The underlying Celery ``AsyncResult``."""
         return self._result
 
@@ -95,4 +95,3 @@ class CeleryTaskResult[T](ITaskResult[T]):
 
     def __repr__(self) -> str:
         return f"<CeleryTaskResult {self.task_id}>"
-

@@ -2,10 +2,10 @@
 
 from typing import override
 
-from celery import Celery
-from celery.schedules import crontab, schedule
 from spakky.core.pod.annotations.pod import Pod
 
+from celery import Celery
+from celery.schedules import BaseSchedule, crontab, schedule
 from spakky.dispatch.core import (
     CrontabSchedule,
     DailySchedule,
@@ -24,7 +24,7 @@ def _field(values: tuple[int, ...] | None) -> str:
     return "*" if values is None else ",".join(str(int(v)) for v in values)
 
 
-def to_celery_schedule(spec: ScheduleSpec, app: Celery) -> schedule:
+def to_celery_schedule(spec: ScheduleSpec, app: Celery) -> BaseSchedule:
     """Translate a neutral schedule into a Celery schedule bound to ``app``.
 
     Crontab and daily schedules follow the application's configured timezone.

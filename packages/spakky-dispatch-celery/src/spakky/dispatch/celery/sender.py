@@ -3,12 +3,12 @@
 from collections.abc import Mapping
 from typing import Any, override
 
-from celery import Celery
 from kombu.exceptions import EncodeError, OperationalError
 from kombu.serialization import dumps
 from spakky.core.pod.annotations.pod import Pod
 from spakky.task.interfaces.task_result import ITaskResult
 
+from celery import Celery
 from spakky.dispatch.celery.app import masked_url
 from spakky.dispatch.celery.error import ReservedHeaderError
 from spakky.dispatch.celery.result import CeleryTaskResult
@@ -103,11 +103,13 @@ class CeleryTaskSender(ITaskSender):
         named: list[tuple[str, object]] = [
             (f"argument {index}", value) for index, value in enumerate(message.args)
         ]
-        named += [(f"argument {name!r}", value) for name, value in _items(message.kwargs)]
+        named += [
+            (f"argument {name!r}", value) for name, value in _items(message.kwargs)
+        ]
         for label, value in named:
             try:
                 dumps(value, serializer=serializer)
-            except Exception as cause:  # noqa: BLE001 - any encoder failure names it
+            except Exception as cause:
                 return (
                     f"{message.task_name}: {label} of type {type(value).__name__} "
                     f"cannot be encoded with {serializer} ({cause})"

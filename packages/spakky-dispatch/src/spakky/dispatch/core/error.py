@@ -17,7 +17,9 @@ class AbstractSpakkyDispatchError(AbstractSpakkyFrameworkError, ABC):
 
     def __init__(self, detail: str | None = None) -> None:
         self.detail = detail
-        super().__init__(self.message if detail is None else f"{self.message}: {detail}")
+        super().__init__(
+            self.message if detail is None else f"{self.message}: {detail}"
+        )
 
 
 class InvalidScheduleRouteError(AbstractSpakkyDispatchError):
@@ -71,7 +73,9 @@ class TaskArgumentSerializationError(TaskDispatchError):
 class BrokerUnavailableError(TaskDispatchError):
     """The broker could not be reached within the configured time."""
 
-    message = "Broker is unreachable; check the broker URL and that the broker is running"
+    message = (
+        "Broker is unreachable; check the broker URL and that the broker is running"
+    )
 
 
 class TaskResultError(AbstractSpakkyDispatchError):
@@ -112,7 +116,10 @@ class RetryableTaskError(AbstractSpakkyDispatchError):
         self.max_retries = max_retries
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_retryable, (type(self), self.detail, self.delay, self.max_retries))
+        return (
+            _rebuild_retryable,
+            (type(self), self.detail, self.delay, self.max_retries),
+        )
 
 
 def _rebuild_retryable(

@@ -75,7 +75,9 @@ class HeaderPropagation:
         return headers
 
     @contextmanager
-    def restore(self, headers: Mapping[str, object], task: TaskBinding) -> Iterator[None]:
+    def restore(
+        self, headers: Mapping[str, object], task: TaskBinding
+    ) -> Iterator[None]:
         """Activate every propagator's context from received ``headers``.
 
         Each propagator sees only its own headers, and only string values; the

@@ -124,7 +124,9 @@ def _routed_methods(
     return routed
 
 
-def _require_no_arguments(handler_type: type[object], name: str, method: object) -> None:
+def _require_no_arguments(
+    handler_type: type[object], name: str, method: object
+) -> None:
     parameters = list(signature(method).parameters.values())[1:]  # type: ignore[arg-type]
     required = [
         p.name

@@ -1,0 +1,1 @@
+"""The README's example: the seed's handlers and bootstrap, run on a real worker."""
