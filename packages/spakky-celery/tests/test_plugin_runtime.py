@@ -11,7 +11,11 @@ from spakky.core.application.application_context import ApplicationContext
 
 import spakky.plugins.celery
 from spakky.dispatch.celery import CeleryTaskResult
-from spakky.dispatch.core import TaskDispatcher, current_task_execution
+from spakky.dispatch.core import (
+    TaskArgumentSerializationError,
+    TaskDispatcher,
+    current_task_execution,
+)
 
 from . import plugin_handlers
 from .conftest import AppFactory
@@ -103,3 +107,13 @@ def test_in_process_apply_expect_marker_not_leaking_to_caller(
     assert context.get_context_value("caller.value") == "kept"
     # Outside the worker the next call is dispatched again, not run inline.
     assert isinstance(app.container.get(SyncHandler).inner("y"), CeleryTaskResult)
+
+
+def test_unserializable_argument_expect_error_at_call_site(
+    running: SpakkyApplication,
+) -> None:
+    """An argument JSON cannot carry fails the call itself, naming task and argument."""
+    handler = running.container.get(SyncHandler)
+    with pytest.raises(TaskArgumentSerializationError) as raised:
+        handler.add(object(), 1)
+    assert "SyncHandler.add: argument 0 of type object" in str(raised.value)

@@ -123,12 +123,15 @@ def test_send_unserializable_argument_expect_error_naming_task_and_argument(
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("scheme", ["redis", "amqp"])
 def test_send_broker_unreachable_expect_bounded_error_with_masked_url(
-    clean_env: pytest.MonkeyPatch,
+    clean_env: pytest.MonkeyPatch, scheme: str
 ) -> None:
     """A broker nobody listens on fails the call with our error, password masked."""
     port = free_port()
-    clean_env.setenv("SPAKKY_CELERY__BROKER_URL", f"redis://:s3cret@127.0.0.1:{port}/0")
+    clean_env.setenv(
+        "SPAKKY_CELERY__BROKER_URL", f"{scheme}://user:s3cret@127.0.0.1:{port}/0"
+    )
     clean_env.setenv("SPAKKY_CELERY__PUBLISH_MAX_RETRIES", "1")
     clean_env.setenv("SPAKKY_CELERY__PUBLISH_RETRY_INTERVAL", "0.05")
     clean_env.setenv("SPAKKY_CELERY__BROKER_CONNECTION_TIMEOUT", "1")
