@@ -46,11 +46,30 @@ def celery_process(
     ready: str | None = "ready.",
 ) -> Iterator[WorkerProcess]:
     """Run ``celery -A target <command>`` with ``env`` until the block ends."""
-    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
     argv = [sys.executable, "-m", "celery", "-A", target, command, *args]
+    argv += quiet_options(command)
+    with spawn(argv, env, log_path, ready=ready) as worker:
+        yield worker
+
+
+def quiet_options(command: str) -> list[str]:
+    """Options that keep a test worker or beat fast and talkative."""
+    extra = ["--loglevel", "INFO"]
     if command == "worker":
-        argv += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
-    argv += ["--loglevel", "INFO"]
+        extra += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
+    return extra
+
+
+@contextmanager
+def spawn(
+    argv: list[str],
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    ready: str | None = "ready.",
+) -> Iterator[WorkerProcess]:
+    """Run ``argv`` from the repository root with ``env`` until the block ends."""
+    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             argv,

@@ -1,0 +1,131 @@
+"""``spakky-celery``: run a worker or beat for a Spakky application, list its tasks.
+
+Usage::
+
+    spakky-celery worker myservice.main:app [celery worker options...]
+    spakky-celery beat   myservice.main:app [celery beat options...]
+    spakky-celery tasks  myservice.main:app
+
+``myservice.main:app`` names a started (or startable) ``SpakkyApplication``, or a
+callable that returns one. Options after it go to Celery's own ``worker`` / ``beat``
+commands unchanged, so no ``celery -A`` glue module is needed.
+"""
+
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from inspect import signature
+from typing import TextIO
+
+from celery import Celery
+from spakky.core.application.application import SpakkyApplication
+
+from spakky.dispatch.core import AbstractSpakkyDispatchError, TaskRegistry
+
+USAGE = (
+    "usage: spakky-celery {worker,beat,tasks} package.module:attribute [options...]\n"
+    "  worker  run a Celery worker for the application (options go to celery worker)\n"
+    "  beat    run Celery beat for the application (options go to celery beat)\n"
+    "  tasks   list the application's tasks and schedules\n"
+)
+
+
+class ApplicationNotFoundError(AbstractSpakkyDispatchError):
+    """The ``package.module:attribute`` given on the command line is unusable."""
+
+    message = "Cannot load the Spakky application"
+
+
+def load_application(spec: str) -> SpakkyApplication:
+    """Import ``package.module:attribute`` and return a started application.
+
+    The attribute may be a ``SpakkyApplication`` or a callable returning one.
+
+    Raises:
+        ApplicationNotFoundError: The spec is malformed, the module or attribute
+            is missing, or it does not give a ``SpakkyApplication``.
+    """
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ApplicationNotFoundError(
+            f"{spec!r}: write it as package.module:attribute, e.g. myservice.main:app"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ApplicationNotFoundError(
+            f"{spec!r}: module {module_name!r} cannot be imported ({error}); run "
+            "from the project folder or put it on PYTHONPATH"
+        ) from error
+    target: object = module
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise ApplicationNotFoundError(
+                f"{spec!r}: {module_name} has no attribute {attribute!r}"
+            )
+        target = getattr(target, part)
+    if not isinstance(target, SpakkyApplication) and callable(target):
+        try:
+            signature(target).bind()
+        except TypeError as error:
+            raise ApplicationNotFoundError(
+                f"{spec!r} is a callable that needs arguments ({error}); name a "
+                "SpakkyApplication or a factory that takes none"
+            ) from error
+        target = target()
+    if not isinstance(target, SpakkyApplication):
+        raise ApplicationNotFoundError(
+            f"{spec!r} is a {type(target).__name__}, not a SpakkyApplication or a "
+            "function returning one"
+        )
+    if not target.application_context.is_started:
+        target.start()
+    return target
+
+
+def list_tasks(application: SpakkyApplication, out: TextIO) -> None:
+    """Print every registered task, whether calls dispatch it, and its schedule."""
+    registry = application.container.get(TaskRegistry)
+    beat = application.container.get(Celery).conf.beat_schedule or {}
+    bindings = sorted(registry, key=lambda binding: binding.name)
+    out.write(f"{len(bindings)} task(s)\n")
+    for binding in bindings:
+        kinds = [
+            kind
+            for kind, present in (
+                ("task", binding.dispatchable),
+                ("async", binding.is_async),
+                ("schedule", binding.schedule is not None),
+            )
+            if present
+        ]
+        entry = beat.get(binding.name)
+        when = f"  {entry['schedule']}" if entry is not None else ""
+        out.write(f"  {binding.name}  [{', '.join(kinds)}]{when}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``spakky-celery`` command."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) < 2 or args[0] not in ("worker", "beat", "tasks"):
+        sys.stderr.write(USAGE)
+        return 2
+    command, spec, rest = args[0], args[1], args[2:]
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # like `celery -A`: the project folder
+    try:
+        application = load_application(spec)
+    except AbstractSpakkyDispatchError as error:
+        sys.stderr.write(f"spakky-celery: {error}\n")
+        return 2
+    if command == "tasks":
+        list_tasks(application, sys.stdout)
+        return 0
+    celery = application.container.get(Celery)
+    code = celery.start([command, *rest])
+    return int(code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
