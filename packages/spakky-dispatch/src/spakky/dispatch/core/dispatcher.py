@@ -12,7 +12,7 @@ from spakky.core.pod.interfaces.aware.application_context_aware import (
 from spakky.task.interfaces.task_result import ITaskResult
 
 from spakky.dispatch.core.binding import TaskBinding
-from spakky.dispatch.core.context import TASK_CONTEXT_KEY
+from spakky.dispatch.core.context import TASK_CONTEXT_KEY, TaskExecution
 from spakky.dispatch.core.error import TaskNotRegisteredError
 from spakky.dispatch.core.message import DEFAULT_OPTIONS, DispatchOptions, TaskMessage
 from spakky.dispatch.core.ports import IAsyncTaskSender, ITaskSender
@@ -63,7 +63,9 @@ class TaskDispatcher(IApplicationContextAware):
                 ``@TaskHandler``.
         """
         context = self._application_context
-        if context is not None and context.get_context_value(TASK_CONTEXT_KEY):
+        if context is not None and isinstance(
+            context.get_context_value(TASK_CONTEXT_KEY), TaskExecution
+        ):
             return None
         return self.binding_of(method)
 

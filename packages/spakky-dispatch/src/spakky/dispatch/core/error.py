@@ -17,9 +17,17 @@ class AbstractSpakkyDispatchError(AbstractSpakkyFrameworkError, ABC):
 
     def __init__(self, detail: str | None = None) -> None:
         self.detail = detail
-        super().__init__(
-            self.message if detail is None else f"{self.message}: {detail}"
-        )
+        # args hold only the detail, so ``type(e)(*e.args)`` (pickle, Celery's
+        # result backends) rebuilds the same error.
+        super().__init__(*(() if detail is None else (detail,)))
+
+    def __str__(self) -> str:
+        if self.detail is None:
+            return self.message
+        return f"{self.message}: {self.detail}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.detail,))
 
 
 class InvalidScheduleRouteError(AbstractSpakkyDispatchError):

@@ -13,6 +13,11 @@ from spakky.dispatch.core.ports import IHeaderPropagator
 _LAST = Order()
 
 
+def _name(propagator: IHeaderPropagator) -> str:
+    kind = type(propagator)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
 def _order_of(propagator: IHeaderPropagator) -> tuple[int, str]:
     order = Order.get_or_default(type(propagator), _LAST).order
     return order, type(propagator).__qualname__
@@ -29,16 +34,16 @@ class HeaderPropagation:
 
     def __init__(self, propagators: list[IHeaderPropagator] | None = None) -> None:
         ordered = sorted(propagators or (), key=_order_of)
-        owners: dict[str, str] = {}
+        owners: dict[str, IHeaderPropagator] = {}
         entries: list[tuple[IHeaderPropagator, frozenset[str]]] = []
         for propagator in ordered:
             fields = frozenset(propagator.fields())
             for name in fields:
-                owner = owners.setdefault(name, type(propagator).__qualname__)
-                if owner != type(propagator).__qualname__:
+                owner = owners.setdefault(name, propagator)
+                if owner is not propagator:
                     raise HeaderPropagationError(
-                        f"header {name!r} is claimed by both {owner} and "
-                        f"{type(propagator).__qualname__}; register only one of them"
+                        f"header {name!r} is claimed by both {_name(owner)} and "
+                        f"{_name(propagator)}; register only one of them"
                     )
             entries.append((propagator, fields))
         self._propagators = tuple(entries)

@@ -12,7 +12,10 @@ from spakky.task import (
 )
 
 from spakky.dispatch.core.binding import TaskBinding, task_name_for
-from spakky.dispatch.core.error import InvalidTaskDefinitionError
+from spakky.dispatch.core.error import (
+    DuplicateTaskNameError,
+    InvalidTaskDefinitionError,
+)
 from spakky.dispatch.core.ports import IScheduleRegistrar, ITaskEndpointRegistrar
 from spakky.dispatch.core.registry import TaskRegistry
 from spakky.dispatch.core.schedule import schedule_spec_from_route
@@ -74,6 +77,10 @@ class TaskRegistrar:
             self._bind(pod, name, route, schedule)
             for name, (route, schedule) in sorted(routed.items())
         )
+        for binding in bindings:  # check every name first: all or nothing
+            existing = self._registry.find(binding.name)
+            if existing is not None and existing != binding:
+                raise DuplicateTaskNameError(binding.name)
         for binding in bindings:
             self._registry.add(binding)
         for binding in bindings:

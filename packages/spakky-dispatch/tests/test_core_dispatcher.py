@@ -1,0 +1,334 @@
+"""``TaskDispatcher``: a ``@task`` call becomes a task message, or runs inline."""
+
+import asyncio
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from functools import partial
+from types import MappingProxyType
+from typing import override
+
+import pytest
+from spakky.core.pod.annotations.order import Order
+from spakky.core.pod.annotations.pod import Pod
+from spakky.task import TaskHandler, task
+
+from spakky.dispatch.core import (
+    DEFAULT_OPTIONS,
+    TASK_CONTEXT_KEY,
+    DispatchOptions,
+    HeaderPropagation,
+    IHeaderPropagator,
+    InMemoryTaskResult,
+    TaskBinding,
+    TaskDispatcher,
+    TaskExecution,
+    TaskMessage,
+    TaskNotRegisteredError,
+    TaskRegistry,
+    task_name_for,
+)
+
+from .dispatch_core_support import (
+    RecordingAsyncTaskSender,
+    in_memory_task_sender,
+    running_app,
+)
+
+current_tenant: ContextVar[str | None] = ContextVar("current_tenant", default=None)
+"""Ambient context carried by ``TenantHeaderPropagator``."""
+
+
+@Order(1)
+@Pod()
+class TenantHeaderPropagator(IHeaderPropagator):
+    """Carries ``current_tenant`` in the ``x-tenant`` header."""
+
+    @override
+    def fields(self) -> frozenset[str]:
+        return frozenset({"x-tenant"})
+
+    @override
+    def inject(self, carrier: MutableMapping[str, str], task: TaskBinding) -> None:
+        tenant = current_tenant.get()
+        if tenant is not None:
+            carrier["x-tenant"] = tenant
+
+    @override
+    def restore(
+        self, carrier: Mapping[str, str], task: TaskBinding
+    ) -> AbstractContextManager[None]:
+        return self._restore(carrier.get("x-tenant"))
+
+    @contextmanager
+    def _restore(self, tenant: str | None) -> Iterator[None]:
+        token = current_tenant.set(tenant)
+        try:
+            yield
+        finally:
+            current_tenant.reset(token)
+
+
+@TaskHandler()
+class MailTasks:
+    """Tasks that also dispatch from inside a worker."""
+
+    def __init__(self, dispatcher: TaskDispatcher) -> None:
+        self.dispatcher = dispatcher
+
+    @task
+    def send(self, to: str, subject: str = "hello") -> str:
+        """Send one mail."""
+        return f"{to}:{subject}:{current_tenant.get()}"
+
+    @task
+    async def send_async(self, to: str) -> str:
+        """Send one mail from async code."""
+        return f"async:{to}:{current_tenant.get()}"
+
+    @task
+    def fan_out(self, to: str) -> tuple[TaskBinding | None, object]:
+        """Inside a worker: a nested call routes inline, an explicit send is sent."""
+        route = self.dispatcher.route(self.send)
+        handle = self.dispatcher.send(self.send, to, subject="from-worker")
+        return route, handle.task_id
+
+    def helper(self) -> None:
+        """Not a task."""
+
+
+class UnregisteredTasks:
+    """A class the application never registered."""
+
+    def run(self) -> None:
+        """Looks like a task, is not one."""
+
+
+def loose_function() -> None:
+    """A function that is not a method at all."""
+
+
+def test_dispatcher_route_outside_worker_expect_binding_of_method() -> None:
+    """Outside a worker a ``@task`` call is routed to its registered binding."""
+    with running_app(MailTasks) as app:
+        handler = app.get(MailTasks)
+        binding = app.dispatcher.route(handler.send)
+    assert binding is not None
+    assert binding.name == task_name_for(MailTasks, "send")
+    assert binding.name == f"{MailTasks.__module__}.MailTasks.send"
+
+
+def test_dispatcher_route_inside_worker_expect_none() -> None:
+    """With the worker marker in the context scope the call runs inline."""
+    with running_app(MailTasks) as app:
+        handler = app.get(MailTasks)
+        binding = app.dispatcher.binding_of(handler.send)
+        app.context.set_context_value(
+            TASK_CONTEXT_KEY, TaskExecution(task=binding, task_id="t-1")
+        )
+        try:
+            assert app.dispatcher.route(handler.send) is None
+        finally:
+            app.context.clear_context()
+        assert app.dispatcher.route(handler.send) == binding
+
+
+def test_dispatcher_route_without_application_context_expect_binding() -> None:
+    """A dispatcher not (yet) attached to a context always routes to the broker."""
+    with running_app(MailTasks) as app:
+        handler = app.get(MailTasks)
+        dispatcher = TaskDispatcher(
+            app.registry, HeaderPropagation(), in_memory_task_sender()
+        )
+        binding = dispatcher.route(handler.send)
+    assert binding is not None
+    assert binding.method_name == "send"
+
+
+@pytest.mark.parametrize(
+    ("callable_name", "where"),
+    [
+        ("unregistered", "UnregisteredTasks.run"),
+        ("not_a_task", "MailTasks.helper"),
+        ("function", "loose_function"),
+        ("partial", "?"),
+    ],
+)
+def test_dispatcher_unregistered_method_expect_error_with_hint(
+    callable_name: str, where: str
+) -> None:
+    """A method that is not a registered task says which one and what to do."""
+    with running_app(MailTasks) as app:
+        handler = app.get(MailTasks)
+        methods: dict[str, Callable[..., object]] = {
+            "unregistered": UnregisteredTasks().run,
+            "not_a_task": handler.helper,
+            "function": loose_function,
+            "partial": partial(loose_function),
+        }
+        method = methods[callable_name]
+        with pytest.raises(TaskNotRegisteredError) as caught:
+            app.dispatcher.route(method)
+    detail = caught.value.detail
+    assert detail is not None
+    assert detail.startswith(f"{where} is not a registered task")
+    assert "@TaskHandler()" in detail
+
+
+def test_dispatcher_dispatch_expect_message_with_name_args_kwargs_headers() -> None:
+    """A dispatched call is one message: name, arguments and propagated headers."""
+    with running_app(MailTasks, TenantHeaderPropagator) as app:
+        handler = app.get(MailTasks)
+        binding = app.dispatcher.binding_of(handler.send)
+        token = current_tenant.set("acme")
+        try:
+            handle = app.dispatcher.dispatch(binding, ("bob",), {"subject": "hi"})
+        finally:
+            current_tenant.reset(token)
+        messages = app.sender.messages
+    assert isinstance(handle, InMemoryTaskResult)
+    assert len(messages) == 1
+    message = messages[0]
+    assert message.task_name == task_name_for(MailTasks, "send")
+    assert message.args == ("bob",)
+    assert dict(message.kwargs) == {"subject": "hi"}
+    assert dict(message.headers) == {"x-tenant": "acme"}
+    assert message.options == DEFAULT_OPTIONS
+    assert handle.task_id == message.task_id
+
+
+def test_dispatcher_propagators_from_container_expect_used_for_headers() -> None:
+    """Propagator pods of the application are composed into the dispatcher's headers."""
+    with running_app(MailTasks, TenantHeaderPropagator) as app:
+        propagators = list(app.propagation.propagators)
+        handler = app.get(MailTasks)
+        binding = app.dispatcher.binding_of(handler.send)
+        # no ambient tenant: the propagator writes nothing
+        app.dispatcher.dispatch(binding, ("bob",), {})
+        headers = dict(app.sender.messages[0].headers)
+    assert [type(p) for p in propagators] == [TenantHeaderPropagator]
+    assert headers == {}
+
+
+def test_dispatcher_headers_expect_restored_around_task_on_worker() -> None:
+    """The caller's ambient context reaches the task through the headers only."""
+    with running_app(MailTasks, TenantHeaderPropagator) as app:
+        handler = app.get(MailTasks)
+        token = current_tenant.set("acme")
+        try:
+            app.dispatcher.send(handler.send, "bob")
+        finally:
+            current_tenant.reset(token)
+        assert current_tenant.get() is None
+        assert app.sender.run_pending(app.invoker.invoke_message) == 1
+        assert app.sender.results[0].get() == "bob:hello:acme"
+        assert current_tenant.get() is None
+
+
+def test_dispatcher_message_with_options_expect_options_and_no_task_id() -> None:
+    """``message`` carries delivery options and leaves the id to the transport."""
+    options = DispatchOptions(
+        queue="mail",
+        priority=3,
+        countdown=1.5,
+        eta=datetime(2024, 1, 1, tzinfo=UTC),
+        expires=60.0,
+    )
+    with running_app(MailTasks) as app:
+        binding = app.dispatcher.binding_of(app.get(MailTasks).send)
+        message = app.dispatcher.message(binding, ("a",), {}, options)
+    assert message == TaskMessage(
+        task_name=binding.name, args=("a",), kwargs={}, headers={}, options=options
+    )
+    assert message.task_id is None
+
+
+def test_task_message_defaults_expect_empty_read_only_mappings() -> None:
+    """A bare message has no arguments, read-only empty mappings, default options."""
+    message = TaskMessage(task_name="t")
+    assert (message.args, dict(message.kwargs), dict(message.headers)) == ((), {}, {})
+    assert isinstance(message.kwargs, MappingProxyType)
+    assert isinstance(message.headers, MappingProxyType)
+    assert message.options is DEFAULT_OPTIONS
+    assert DispatchOptions() == DEFAULT_OPTIONS
+    assert (DEFAULT_OPTIONS.queue, DEFAULT_OPTIONS.countdown) == (None, None)
+
+
+def test_dispatcher_send_expect_positional_and_keyword_arguments_kept() -> None:
+    """``send(method, *args, **kwargs)`` keeps the call's arguments apart."""
+    with running_app(MailTasks) as app:
+        handle = app.dispatcher.send(app.get(MailTasks).send, "bob", subject="s")
+        message = app.sender.messages[0]
+    assert (message.args, dict(message.kwargs)) == (("bob",), {"subject": "s"})
+    assert handle.task_id == message.task_id
+
+
+def test_dispatcher_inside_worker_expect_route_inline_but_send_dispatches() -> None:
+    """In a task, nested ``@task`` calls run inline; ``send`` still goes out."""
+    with running_app(MailTasks) as app:
+        app.dispatcher.send(app.get(MailTasks).fan_out, "ann")
+        assert app.sender.run_pending(app.invoker.invoke_message) == 2
+        fan_out, nested = app.sender.results
+        route, nested_id = fan_out.get()
+        assert route is None
+        assert nested_id == nested.task_id
+        assert nested.message.task_name == task_name_for(MailTasks, "send")
+        assert nested.message.args == ("ann",)
+        assert nested.get() == "ann:from-worker:None"
+        # back outside the worker: the caller routes to the broker again
+        assert app.dispatcher.route(app.get(MailTasks).send) is not None
+
+
+def test_dispatcher_dispatch_async_with_async_sender_expect_async_sender_used() -> None:
+    """From async code an ``IAsyncTaskSender`` is preferred when one is registered."""
+    with running_app(
+        MailTasks, RecordingAsyncTaskSender, TenantHeaderPropagator
+    ) as app:
+        binding = app.dispatcher.binding_of(app.get(MailTasks).send_async)
+
+        async def call() -> object:
+            current_tenant.set("acme")
+            handle = await app.dispatcher.dispatch_async(binding, ("bob",), {})
+            return handle.task_id
+
+        task_id = asyncio.run(call())
+        async_sent = app.get(RecordingAsyncTaskSender).sent.messages
+        assert app.sender.messages == []
+    assert len(async_sent) == 1
+    assert async_sent[0].task_id == task_id
+    assert async_sent[0].task_name == binding.name
+    assert async_sent[0].args == ("bob",)
+    assert dict(async_sent[0].headers) == {"x-tenant": "acme"}
+
+
+def test_dispatcher_dispatch_async_without_async_sender_expect_sync_sender() -> None:
+    """Without an async sender the sync sender carries the message."""
+    with running_app(MailTasks) as app:
+        binding = app.dispatcher.binding_of(app.get(MailTasks).send_async)
+        handle = asyncio.run(app.dispatcher.dispatch_async(binding, ("bob",), {}))
+        messages = app.sender.messages
+    assert [m.task_id for m in messages] == [handle.task_id]
+    assert messages[0].task_name == task_name_for(MailTasks, "send_async")
+
+
+def test_dispatcher_async_task_round_trip_expect_result_on_handle() -> None:
+    """An async task sent from async code runs on the worker and settles its handle."""
+    with running_app(MailTasks, TenantHeaderPropagator) as app:
+        binding = app.dispatcher.binding_of(app.get(MailTasks).send_async)
+
+        async def call() -> object:
+            current_tenant.set("acme")
+            handle = await app.dispatcher.dispatch_async(binding, ("bob",), {})
+            assert isinstance(handle, InMemoryTaskResult)
+            app.sender.run_pending(app.invoker.invoke_message)
+            return await handle.get_async(timeout=5)
+
+        assert asyncio.run(call()) == "async:bob:acme"
+
+
+def test_dispatcher_registry_shared_expect_same_registry_as_registrar() -> None:
+    """The dispatcher resolves bindings from the registrar's registry."""
+    with running_app(MailTasks) as app:
+        assert app.registrar.registry is app.get(TaskRegistry)
+        assert len(app.registry) == 3
