@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         list_tasks(application, sys.stdout)
         return 0
     celery = application.container.get(Celery)
-    code = celery.start([command, *rest])
+    code: int | None = celery.start([command, *rest])
     return int(code or 0)
 
 

@@ -1,6 +1,7 @@
 """The dispatch pipeline: a ``@task`` call becomes a task message on a broker."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from inspect import unwrap
 from typing import Any
 
@@ -127,6 +128,20 @@ class TaskDispatcher(IApplicationContextAware):
         if self._async_sender is not None:
             return await self._async_sender.send_async(message)
         return self._sender.send(message)
+
+    @contextmanager
+    def sending_to(self, sender: ITaskSender) -> Iterator[ITaskSender]:
+        """Send through ``sender`` instead of the transport until the block ends.
+
+        Meant for tests: ``with dispatcher.sending_to(InMemoryTaskSender()) as s:``
+        captures every dispatch of the block (sync and async) in ``s``.
+        """
+        saved = self._sender, self._async_sender
+        self._sender, self._async_sender = sender, None
+        try:
+            yield sender
+        finally:
+            self._sender, self._async_sender = saved
 
     def send[**P](
         self, method: Callable[P, object], *args: P.args, **kwargs: P.kwargs
