@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,6 +58,8 @@ def quiet_options(command: str) -> list[str]:
     extra = ["--loglevel", "INFO"]
     if command == "worker":
         extra += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
+        # A unique node name: RabbitMQ refuses a second `celery@host` pidbox.
+        extra += ["--hostname", f"test-{uuid.uuid4().hex[:10]}@%h"]
     return extra
 
 

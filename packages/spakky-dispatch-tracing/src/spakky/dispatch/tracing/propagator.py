@@ -1,0 +1,101 @@
+"""``TraceHeaderPropagator``: the core's header port for spakky-tracing."""
+
+from collections.abc import Mapping, MutableMapping
+from types import TracebackType
+from typing import override
+
+from spakky.core.pod.annotations.order import Order
+from spakky.core.pod.annotations.pod import Pod
+from spakky.tracing import ITracePropagator, TraceContext
+
+from spakky.dispatch.core import IHeaderPropagator, TaskBinding
+from spakky.dispatch.tracing.composite import CompositeTracePropagator
+
+TRACE_PROPAGATION_ORDER = 200
+"""``@Order`` of the trace propagator: after auth (100), so auth is outermost."""
+
+
+class TraceScope:
+    """Makes a ``TraceContext`` current for a block, then restores the previous one.
+
+    The previous context (usually none) comes back also when the block raises.
+    """
+
+    __slots__ = ("_context", "_previous")
+
+    _context: TraceContext
+    _previous: TraceContext | None
+
+    def __init__(self, context: TraceContext) -> None:
+        self._context = context
+        self._previous = None
+
+    @property
+    def context(self) -> TraceContext:
+        """The context made current by this scope."""
+        return self._context
+
+    def __enter__(self) -> None:
+        self._previous = TraceContext.get()
+        TraceContext.set(self._context)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        previous, self._previous = self._previous, None
+        if previous is None:
+            TraceContext.clear()
+        else:
+            TraceContext.set(previous)
+
+
+@Order(TRACE_PROPAGATION_ORDER)
+@Pod()
+class TraceHeaderPropagator(IHeaderPropagator):
+    """Carries the caller's ``TraceContext`` to the worker in task headers.
+
+    Dispatching: every ``ITracePropagator`` in the container writes the current
+    context in its format (nothing when no context is current, or when no
+    propagator is registered). Worker: the task runs in a child span of the
+    carried context, or in a new root trace when the headers carry none that
+    is valid; the previous context comes back after the task.
+    """
+
+    _composite: CompositeTracePropagator
+    _fields: frozenset[str]
+
+    def __init__(self, propagators: list[ITracePropagator] | None = None) -> None:
+        self._composite = CompositeTracePropagator(propagators or ())
+        self._fields = frozenset(self._composite.fields())
+
+    @property
+    def composite(self) -> CompositeTracePropagator:
+        """The container's trace propagators, composed in their run order."""
+        return self._composite
+
+    @override
+    def fields(self) -> frozenset[str]:
+        return self._fields
+
+    @override
+    def inject(self, carrier: MutableMapping[str, str], task: TaskBinding) -> None:
+        if not self._fields:
+            return
+        written: dict[str, str] = {}
+        self._composite.inject(written)
+        carrier.update(written)
+
+    @override
+    def restore(self, carrier: Mapping[str, str], task: TaskBinding) -> TraceScope:
+        return TraceScope(self.context_for(carrier))
+
+    def context_for(self, carrier: Mapping[str, str]) -> TraceContext:
+        """Return the context a task receiving ``carrier`` runs in.
+
+        A child of the carried context, or a new root when there is none.
+        """
+        parent = self._composite.extract(carrier) if carrier else None
+        return TraceContext.new_root() if parent is None else parent.child()

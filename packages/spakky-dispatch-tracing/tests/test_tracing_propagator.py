@@ -1,0 +1,167 @@
+"""``TraceHeaderPropagator`` and ``TraceScope`` on their own."""
+
+import pytest
+from spakky.core.pod.annotations.order import Order
+from spakky.core.pod.annotations.pod import Pod
+from spakky.tracing import TraceContext, W3CTracePropagator
+
+from spakky.dispatch.core import TaskBinding
+from spakky.dispatch.tracing import (
+    TRACE_PROPAGATION_ORDER,
+    TraceHeaderPropagator,
+    TraceScope,
+)
+
+from .tracing_fakes import (
+    SPAN_ID,
+    TRACE_ID,
+    TRACEPARENT,
+    B3SinglePropagator,
+    RecordingPropagator,
+    ids,
+)
+
+
+class _Handler:
+    def run(self) -> None: ...
+
+
+TASK = TaskBinding(
+    name="tests._Handler.run",
+    handler_type=_Handler,
+    method_name="run",
+    pod_name="handler",
+    is_async=False,
+)
+
+
+def test_trace_header_propagator_is_ordered_pod_expect_order_200() -> None:
+    """It is a pod ordered after the auth propagator (100)."""
+    assert Pod.exists(TraceHeaderPropagator)
+    assert Order.get(TraceHeaderPropagator).order == TRACE_PROPAGATION_ORDER == 200
+
+
+def test_trace_header_propagator_fields_expect_union_of_propagators() -> None:
+    """Its headers are those of every trace propagator, and only those."""
+    propagator = TraceHeaderPropagator([W3CTracePropagator(), B3SinglePropagator()])
+    assert propagator.fields() == frozenset({"traceparent", "b3"})
+    assert len(propagator.composite.propagators) == 2
+
+
+def test_trace_header_propagator_no_trace_propagator_expect_no_header() -> None:
+    """Without an ``ITracePropagator`` nothing is written, even with a context."""
+    propagator = TraceHeaderPropagator()
+    carrier: dict[str, str] = {}
+    TraceContext.set(TraceContext.new_root())
+    try:
+        propagator.inject(carrier, TASK)
+    finally:
+        TraceContext.clear()
+    assert propagator.fields() == frozenset()
+    assert carrier == {}
+
+
+def test_trace_header_propagator_inject_current_context_expect_traceparent() -> None:
+    """The current context goes out as the caller's ``traceparent``."""
+    propagator = TraceHeaderPropagator([W3CTracePropagator()])
+    caller = TraceContext.new_root().child()
+    carrier: dict[str, str] = {}
+    with TraceScope(caller):
+        propagator.inject(carrier, TASK)
+    assert carrier == {"traceparent": f"00-{caller.trace_id}-{caller.span_id}-01"}
+
+
+def test_trace_header_propagator_inject_no_context_expect_no_header() -> None:
+    """No current context: no header is written."""
+    propagator = TraceHeaderPropagator([W3CTracePropagator()])
+    carrier: dict[str, str] = {}
+    propagator.inject(carrier, TASK)
+    assert carrier == {}
+
+
+def test_trace_header_propagator_restore_carried_context_expect_child() -> None:
+    """The task runs in a child span of the carried context."""
+    propagator = TraceHeaderPropagator([W3CTracePropagator()])
+    with propagator.restore({"traceparent": TRACEPARENT}, TASK):
+        inside = TraceContext.get()
+    assert inside is not None
+    assert inside.trace_id == TRACE_ID
+    assert inside.parent_span_id == SPAN_ID
+    assert inside.span_id not in (SPAN_ID, "0" * 16)
+    assert inside.trace_flags == 1
+    assert TraceContext.get() is None
+
+
+@pytest.mark.parametrize(
+    "carrier",
+    [
+        {},
+        {"traceparent": "garbage"},
+        {"traceparent": TRACEPARENT[:-3]},
+        {"traceparent": f"ff-{TRACE_ID}-{SPAN_ID}-01"},
+        {"traceparent": f"01-{TRACE_ID}-{SPAN_ID}-01"},
+    ],
+)
+def test_trace_header_propagator_restore_no_valid_header_expect_root(
+    carrier: dict[str, str],
+) -> None:
+    """Missing or malformed headers give a new root trace, never an error."""
+    propagator = TraceHeaderPropagator([W3CTracePropagator()])
+    with propagator.restore(carrier, TASK):
+        inside = TraceContext.get()
+    assert inside is not None
+    assert inside.trace_id != TRACE_ID
+    assert inside.parent_span_id is None
+    assert TraceContext.get() is None
+
+
+def test_trace_header_propagator_restore_roots_differ_expect_fresh_each_time() -> None:
+    """Each header-less task starts its own trace."""
+    propagator = TraceHeaderPropagator([W3CTracePropagator()])
+    first = propagator.context_for({})
+    second = propagator.context_for({})
+    assert first.trace_id != second.trace_id
+
+
+def test_trace_header_propagator_restore_skips_extract_on_empty_expect_root() -> None:
+    """No header: propagators are not asked at all."""
+    recorder = RecordingPropagator(["traceparent"])
+    propagator = TraceHeaderPropagator([recorder])
+    assert propagator.context_for({}).parent_span_id is None
+    assert recorder.extracted == []
+
+
+def test_trace_scope_exception_expect_previous_context_back() -> None:
+    """The previous context comes back when the block raises."""
+    outer = TraceContext.new_root()
+    inner = outer.child()
+    seen: list[TraceContext | None] = []
+
+    def fail_inside() -> None:
+        with TraceScope(inner):
+            seen.append(TraceContext.get())
+            raise ValueError("boom")
+
+    with TraceScope(outer):
+        with pytest.raises(ValueError, match="boom"):
+            fail_inside()
+        assert TraceContext.get() is outer
+    assert seen == [inner]
+    assert TraceContext.get() is None
+
+
+def test_trace_scope_enter_expect_none_and_context_current() -> None:
+    """Entering yields nothing and makes the scope's context current."""
+    scope = TraceScope(TraceContext.new_root())
+    with scope as entered:
+        assert entered is None
+        assert TraceContext.get() is scope.context
+
+
+def test_trace_scope_block_replaces_context_expect_previous_back() -> None:
+    """Whatever the block sets, the context before the scope is restored."""
+    scope = TraceScope(TraceContext.new_root())
+    with scope:
+        TraceContext.set(TraceContext.new_root())
+    assert TraceContext.get() is None
+    assert ids(scope.context) is not None

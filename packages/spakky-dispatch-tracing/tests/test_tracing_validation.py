@@ -1,0 +1,86 @@
+"""Strict checks on inbound ``traceparent`` values and extracted contexts."""
+
+import pytest
+from spakky.tracing import TraceContext
+
+from spakky.dispatch.tracing import (
+    TRACEPARENT_HEADER,
+    admissible_header,
+    is_valid_trace_context,
+    is_valid_traceparent,
+)
+
+from .tracing_fakes import SPAN_ID, TRACE_ID, TRACEPARENT
+
+
+def test_is_valid_traceparent_version_00_expect_true() -> None:
+    """A well-formed version-00 header is accepted, sampled or not."""
+    assert is_valid_traceparent(TRACEPARENT)
+    assert is_valid_traceparent(f"00-{TRACE_ID}-{SPAN_ID}-00")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "garbage",
+        TRACEPARENT[:-1],  # truncated
+        TRACEPARENT[:30],  # truncated mid trace id
+        f"ff-{TRACE_ID}-{SPAN_ID}-01",  # forbidden version
+        f"01-{TRACE_ID}-{SPAN_ID}-01",  # undefined version
+        f"01-{TRACE_ID}-{SPAN_ID}-01-extra",
+        f"00-{TRACE_ID}-{SPAN_ID}-01-extra",  # version 00 has exactly 4 parts
+        f"00-{TRACE_ID.upper()}-{SPAN_ID}-01",  # upper case
+        f" {TRACEPARENT}",  # surrounding whitespace
+        f"00-{'0' * 32}-{SPAN_ID}-01",  # all-zero trace id
+        f"00-{TRACE_ID}-{'0' * 16}-01",  # all-zero span id
+        f"00-{TRACE_ID}-{SPAN_ID}-1",
+        f"00_{TRACE_ID}_{SPAN_ID}_01",
+        f"00-{TRACE_ID}x-{SPAN_ID}-01",
+    ],
+)
+def test_is_valid_traceparent_malformed_expect_false(value: str) -> None:
+    """Malformed, truncated and wrong-version values are refused."""
+    assert not is_valid_traceparent(value)
+
+
+def test_admissible_header_traceparent_expect_checked() -> None:
+    """Only the ``traceparent`` header is checked against its format."""
+    assert admissible_header(TRACEPARENT_HEADER, TRACEPARENT)
+    assert not admissible_header(TRACEPARENT_HEADER, "ff-broken")
+
+
+def test_admissible_header_other_format_expect_left_to_owner() -> None:
+    """Headers of other formats are left to the propagator that owns them."""
+    assert admissible_header("b3", "anything at all")
+
+
+def test_is_valid_trace_context_well_formed_expect_true() -> None:
+    """Contexts with W3C-shaped ids and flags are accepted."""
+    assert is_valid_trace_context(TraceContext(trace_id=TRACE_ID, span_id=SPAN_ID))
+    assert is_valid_trace_context(TraceContext.new_root().child())
+    assert is_valid_trace_context(
+        TraceContext(trace_id=TRACE_ID, span_id=SPAN_ID, trace_flags=255)
+    )
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        None,
+        TRACEPARENT,
+        TraceContext(trace_id=TRACE_ID[:-1], span_id=SPAN_ID),
+        TraceContext(trace_id=TRACE_ID.upper(), span_id=SPAN_ID),
+        TraceContext(trace_id="0" * 32, span_id=SPAN_ID),
+        TraceContext(trace_id=TRACE_ID, span_id=SPAN_ID + "0"),
+        TraceContext(trace_id=TRACE_ID, span_id="0" * 16),
+        TraceContext(trace_id=TRACE_ID, span_id=SPAN_ID, trace_flags=256),
+        TraceContext(trace_id=TRACE_ID, span_id=SPAN_ID, trace_flags=-1),
+        TraceContext(trace_id=TRACE_ID, span_id=SPAN_ID, trace_flags=True),
+        TraceContext(trace_id=123, span_id=SPAN_ID),  # type: ignore[arg-type]
+        TraceContext(trace_id=TRACE_ID, span_id=None),  # type: ignore[arg-type]
+    ],
+)
+def test_is_valid_trace_context_malformed_expect_false(context: object) -> None:
+    """Anything a ``traceparent`` could not carry onwards is refused."""
+    assert not is_valid_trace_context(context)
