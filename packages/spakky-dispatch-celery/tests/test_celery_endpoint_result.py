@@ -32,6 +32,7 @@ class RecordingInvoker:
             ]
         ] = []
         self.outcome = outcome
+        self.retries: list[int] = []
 
     def invoke(
         self,
@@ -40,8 +41,10 @@ class RecordingInvoker:
         kwargs: Mapping[str, object],
         headers: Mapping[str, object],
         task_id: str | None,
+        retries: int = 0,
     ) -> object:
         self.calls.append((task_name, args, dict(kwargs), dict(headers), task_id))
+        self.retries.append(retries)
         if isinstance(self.outcome, BaseException):
             raise self.outcome
         return self.outcome
@@ -109,6 +112,19 @@ def test_endpoint_retryable_error_expect_bounded_retries_then_failure() -> None:
     assert result.failed()
     assert isinstance(result.result, RetryableTaskError)
     assert len(invoker.calls) == 3
+    assert invoker.retries == [0, 1, 2]
+
+
+def test_endpoint_retry_exhausted_expect_final_error_raised() -> None:
+    """After the last retry the task fails with the original error, as such."""
+    invoker = RecordingInvoker(
+        outcome=RetryableTaskError(
+            "flaky", delay=0, max_retries=1, final_error=ConnectionError("db down")
+        )
+    )
+    result = _registered(invoker).tasks["pkg.Handler.work"].apply(args=(1,))
+    assert isinstance(result.result, ConnectionError)
+    assert len(invoker.calls) == 2
 
 
 def test_result_without_backend_expect_clear_error() -> None:

@@ -27,6 +27,7 @@ from spakky.dispatch.core import (
     TaskMessage,
     TaskNotRegisteredError,
     TaskRegistry,
+    dispatch_options,
     task_name_for,
 )
 
@@ -226,18 +227,14 @@ def test_dispatcher_headers_expect_restored_around_task_on_worker() -> None:
         assert current_tenant.get() is None
 
 
-def test_dispatcher_message_with_options_expect_options_and_no_task_id() -> None:
-    """``message`` carries delivery options and leaves the id to the transport."""
-    options = DispatchOptions(
-        queue="mail",
-        priority=3,
-        countdown=1.5,
-        eta=datetime(2024, 1, 1, tzinfo=UTC),
-        expires=60.0,
-    )
+def test_dispatcher_message_with_call_options_expect_options_and_no_task_id() -> None:
+    """``message`` carries per-call options and leaves the id to the transport."""
+    eta = datetime(2024, 1, 1, tzinfo=UTC)
     with running_app(MailTasks) as app:
         binding = app.dispatcher.binding_of(app.get(MailTasks).send)
-        message = app.dispatcher.message(binding, ("a",), {}, options)
+        with dispatch_options(queue="mail", priority=3, eta=eta, expires=60.0):
+            message = app.dispatcher.message(binding, ("a",), {})
+    options = DispatchOptions(queue="mail", priority=3, eta=eta, expires=60.0)
     assert message == TaskMessage(
         task_name=binding.name, args=("a",), kwargs={}, headers={}, options=options
     )

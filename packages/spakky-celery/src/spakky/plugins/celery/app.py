@@ -1,10 +1,10 @@
 """The default ``Celery`` pod, and how a user's own ``Celery`` pod replaces it."""
 
+from celery import Celery
 from spakky.core.pod.annotations.lazy import Lazy
 from spakky.core.pod.annotations.pod import Pod
 from spakky.core.pod.interfaces.application_context import IApplicationContext
 
-from celery import Celery
 from spakky.dispatch.celery import CeleryConfig, build_celery_app
 
 DEFAULT_CELERY_POD_NAME = "spakky_celery_default_app"

@@ -1,8 +1,8 @@
 """Building a Celery application from ``CeleryConfig``."""
 
+from celery import Celery
 from kombu.utils.url import maybe_sanitize_url
 
-from celery import Celery
 from spakky.dispatch.celery.config import CeleryConfig
 
 

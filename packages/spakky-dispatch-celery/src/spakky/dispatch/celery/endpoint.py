@@ -3,9 +3,9 @@
 from collections.abc import Mapping
 from typing import Any, override
 
+from celery import Celery, Task
 from spakky.core.pod.annotations.pod import Pod
 
-from celery import Celery, Task
 from spakky.dispatch.core import (
     DuplicateTaskNameError,
     ITaskEndpointRegistrar,
@@ -49,11 +49,18 @@ class CeleryEndpointRegistrar(ITaskEndpointRegistrar):
             request = task.request
             try:
                 return invoke(
-                    name, args, kwargs, request.headers or _NO_HEADERS, request.id
+                    name,
+                    args,
+                    kwargs,
+                    request.headers or _NO_HEADERS,
+                    request.id,
+                    request.retries,
                 )
             except RetryableTaskError as error:
                 raise task.retry(
-                    exc=error, countdown=error.delay, max_retries=error.max_retries
+                    exc=error.final_error or error,
+                    countdown=error.delay,
+                    max_retries=error.max_retries,
                 ) from error
 
         run.__name__ = binding.method_name

@@ -4,11 +4,11 @@ import asyncio
 import time
 from typing import Any, override
 
-from spakky.task.interfaces.task_result import ITaskResult
-
 from celery.backends.base import DisabledBackend
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
+from spakky.task.interfaces.task_result import ITaskResult
+
 from spakky.dispatch.core import ResultBackendNotConfiguredError, TaskResultTimeoutError
 
 _POLL_START = 0.005

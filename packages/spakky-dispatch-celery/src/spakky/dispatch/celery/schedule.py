@@ -2,10 +2,10 @@
 
 from typing import override
 
-from spakky.core.pod.annotations.pod import Pod
-
 from celery import Celery
 from celery.schedules import BaseSchedule, crontab, schedule
+from spakky.core.pod.annotations.pod import Pod
+
 from spakky.dispatch.core import (
     CrontabSchedule,
     DailySchedule,

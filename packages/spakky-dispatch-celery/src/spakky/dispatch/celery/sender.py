@@ -3,12 +3,12 @@
 from collections.abc import Mapping
 from typing import Any, override
 
+from celery import Celery
 from kombu.exceptions import EncodeError, OperationalError
 from kombu.serialization import dumps
 from spakky.core.pod.annotations.pod import Pod
 from spakky.task.interfaces.task_result import ITaskResult
 
-from celery import Celery
 from spakky.dispatch.celery.app import masked_url
 from spakky.dispatch.celery.error import ReservedHeaderError
 from spakky.dispatch.celery.result import CeleryTaskResult

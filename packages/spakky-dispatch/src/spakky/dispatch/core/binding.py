@@ -6,6 +6,8 @@ from inspect import iscoroutinefunction
 from spakky.core.pod.annotations.pod import Pod
 from spakky.task import TaskAuthMetadata
 
+from spakky.dispatch.core.message import DEFAULT_OPTIONS, DispatchOptions
+from spakky.dispatch.core.options import RetryPolicy
 from spakky.dispatch.core.schedule import ScheduleSpec
 
 
@@ -53,6 +55,12 @@ class TaskBinding:
     auth: TaskAuthMetadata = field(default_factory=TaskAuthMetadata)
     """Auth requirements of the task, collected once at registration."""
 
+    options: DispatchOptions = DEFAULT_OPTIONS
+    """Declared delivery options (``@task_options``)."""
+
+    retry: RetryPolicy | None = None
+    """Declared worker-side retry policy (``@task_options(retry=...)``)."""
+
     @classmethod
     def of(
         cls,
@@ -62,6 +70,8 @@ class TaskBinding:
         dispatchable: bool = True,
         schedule: ScheduleSpec | None = None,
         auth: TaskAuthMetadata | None = None,
+        options: DispatchOptions = DEFAULT_OPTIONS,
+        retry: RetryPolicy | None = None,
     ) -> "TaskBinding":
         """Build the binding of ``method_name`` on the handler registered as ``pod``."""
         handler_type = pod.type_
@@ -76,4 +86,6 @@ class TaskBinding:
             dispatchable=dispatchable,
             schedule=schedule,
             auth=auth if auth is not None else TaskAuthMetadata(),
+            options=options,
+            retry=retry,
         )

@@ -15,7 +15,8 @@ from spakky.task.interfaces.task_result import ITaskResult
 from spakky.dispatch.core.binding import TaskBinding
 from spakky.dispatch.core.context import TASK_CONTEXT_KEY, TaskExecution
 from spakky.dispatch.core.error import TaskNotRegisteredError
-from spakky.dispatch.core.message import DEFAULT_OPTIONS, DispatchOptions, TaskMessage
+from spakky.dispatch.core.message import TaskMessage
+from spakky.dispatch.core.options import call_options, merge_options, validate_options
 from spakky.dispatch.core.ports import IAsyncTaskSender, ITaskSender
 from spakky.dispatch.core.propagation import HeaderPropagation
 from spakky.dispatch.core.registry import TaskRegistry
@@ -97,9 +98,20 @@ class TaskDispatcher(IApplicationContextAware):
         task: TaskBinding,
         args: tuple[object, ...],
         kwargs: Mapping[str, object],
-        options: DispatchOptions = DEFAULT_OPTIONS,
     ) -> TaskMessage:
-        """Build the message for one call, with every propagator's headers."""
+        """Build the message for one call, with every propagator's headers.
+
+        The task's declared options apply, overridden by an active
+        ``dispatch_options`` block.
+
+        Raises:
+            InvalidDispatchOptionsError: The merged options contradict each other.
+        """
+        options = task.options
+        override = call_options()
+        if override is not None:
+            options = merge_options(options, override)
+            validate_options(options, where=task.name)
         return TaskMessage(
             task_name=task.name,
             args=args,

@@ -117,11 +117,18 @@ class RetryableTaskError(AbstractSpakkyDispatchError):
     message = "Task failed with a retryable error"
 
     def __init__(
-        self, detail: str | None = None, *, delay: float = 1.0, max_retries: int = 3
+        self,
+        detail: str | None = None,
+        *,
+        delay: float = 1.0,
+        max_retries: int = 3,
+        final_error: BaseException | None = None,
     ) -> None:
         super().__init__(detail)
         self.delay = delay
         self.max_retries = max_retries
+        self.final_error = final_error
+        """The error the task fails with once retries run out (default: this one)."""
 
     def __reduce__(self) -> tuple[object, ...]:
         return (
@@ -134,3 +141,9 @@ def _rebuild_retryable(
     cls: type[RetryableTaskError], detail: str | None, delay: float, max_retries: int
 ) -> RetryableTaskError:
     return cls(detail, delay=delay, max_retries=max_retries)
+
+
+class InvalidDispatchOptionsError(AbstractSpakkyDispatchError):
+    """Dispatch options contradict each other or are out of range."""
+
+    message = "Dispatch options are invalid"

@@ -14,7 +14,7 @@ from spakky.core.pod.interfaces.aware.application_context_aware import (
 
 from spakky.dispatch.core.binding import TaskBinding
 from spakky.dispatch.core.context import TASK_CONTEXT_KEY, TaskExecution
-from spakky.dispatch.core.error import AbstractSpakkyDispatchError
+from spakky.dispatch.core.error import AbstractSpakkyDispatchError, RetryableTaskError
 from spakky.dispatch.core.loop import EventLoopRunner
 from spakky.dispatch.core.message import TaskMessage
 from spakky.dispatch.core.propagation import HeaderPropagation
@@ -69,20 +69,37 @@ class TaskInvoker(IApplicationContextAware):
         kwargs: Mapping[str, object] | None = None,
         headers: Mapping[str, object] | None = None,
         task_id: str | None = None,
+        retries: int = 0,
     ) -> object:
         """Run one received task to completion and return the method's value.
 
+        Args:
+            task_name: The registered task.
+            args: Positional arguments of the call.
+            kwargs: Keyword arguments of the call.
+            headers: Received headers (only propagators' own ones are read).
+            task_id: The message's id, shown by ``current_task_execution``.
+            retries: How many times this message was retried already.
+
         Raises:
             TaskNotRegisteredError: ``task_name`` is not a task of this application.
+            RetryableTaskError: The method raised an error its retry policy
+                covers; the transport should retry after ``delay``.
         """
         task = self._registry.get(task_name)
         kwargs = _NO_KWARGS if kwargs is None else kwargs
         headers = _NO_KWARGS if headers is None else headers
-        if task.is_async:
-            return self._runner.run(
-                self._call_async(task, args, kwargs, headers, task_id)
-            )
-        return copy_context().run(self._call, task, args, kwargs, headers, task_id)
+        try:
+            if task.is_async:
+                return self._runner.run(
+                    self._call_async(task, args, kwargs, headers, task_id)
+                )
+            return copy_context().run(self._call, task, args, kwargs, headers, task_id)
+        except Exception as error:
+            retry = _retry_for(task, error, retries)
+            if retry is None:
+                raise
+            raise retry from error
 
     def invoke_message(self, message: TaskMessage) -> object:
         """Run a task message in this process, as a worker would."""
@@ -101,16 +118,23 @@ class TaskInvoker(IApplicationContextAware):
         kwargs: Mapping[str, object] | None = None,
         headers: Mapping[str, object] | None = None,
         task_id: str | None = None,
+        retries: int = 0,
     ) -> object:
         """Run one received task from async code (an async-native transport)."""
         task = self._registry.get(task_name)
         kwargs = _NO_KWARGS if kwargs is None else kwargs
         headers = _NO_KWARGS if headers is None else headers
-        if task.is_async:
-            return await asyncio.ensure_future(
-                self._call_async(task, args, kwargs, headers, task_id)
-            )
-        return copy_context().run(self._call, task, args, kwargs, headers, task_id)
+        try:
+            if task.is_async:
+                return await asyncio.ensure_future(
+                    self._call_async(task, args, kwargs, headers, task_id)
+                )
+            return copy_context().run(self._call, task, args, kwargs, headers, task_id)
+        except Exception as error:
+            retry = _retry_for(task, error, retries)
+            if retry is None:
+                raise
+            raise retry from error
 
     def _call(
         self,
@@ -166,3 +190,22 @@ class TaskInvoker(IApplicationContextAware):
         if self._application_context is None:
             raise InvokerNotReadyError()
         return self._application_context
+
+
+def _retry_for(
+    task: TaskBinding, error: Exception, retries: int
+) -> RetryableTaskError | None:
+    """The ``RetryableTaskError`` the task's retry policy asks for, if any."""
+    policy = task.retry
+    if (
+        policy is None
+        or isinstance(error, RetryableTaskError)
+        or not isinstance(error, policy.retry_on)
+    ):
+        return None
+    return RetryableTaskError(
+        f"{task.name} raised {type(error).__name__}: {error}",
+        delay=policy.delay(retries),
+        max_retries=policy.max_retries,
+        final_error=error,
+    )

@@ -16,6 +16,9 @@ class DispatchOptions:
     queue: str | None = None
     """Queue to deliver to; None lets the transport route the task."""
 
+    routing_key: str | None = None
+    """Routing key for exchange-based routing; None uses the transport's default."""
+
     priority: int | None = None
     """Message priority, where the transport supports it."""
 
@@ -27,6 +30,15 @@ class DispatchOptions:
 
     expires: float | datetime | None = None
     """Seconds from now, or a time, after which the task is discarded."""
+
+    time_limit: float | None = None
+    """Hard limit in seconds: the worker kills the task after it."""
+
+    soft_time_limit: float | None = None
+    """Soft limit in seconds: the task is interrupted with an exception."""
+
+    ignore_result: bool | None = None
+    """Whether the result is not stored; None keeps the transport's default."""
 
 
 DEFAULT_OPTIONS = DispatchOptions()

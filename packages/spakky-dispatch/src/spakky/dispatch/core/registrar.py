@@ -16,6 +16,8 @@ from spakky.dispatch.core.error import (
     DuplicateTaskNameError,
     InvalidTaskDefinitionError,
 )
+from spakky.dispatch.core.message import DEFAULT_OPTIONS
+from spakky.dispatch.core.options import TaskOptions
 from spakky.dispatch.core.ports import IScheduleRegistrar, ITaskEndpointRegistrar
 from spakky.dispatch.core.registry import TaskRegistry
 from spakky.dispatch.core.schedule import schedule_spec_from_route
@@ -108,12 +110,15 @@ class TaskRegistrar:
                 schedule, task_name=task_name_for(handler_type, name)
             )
         )
+        declared = TaskOptions.get_or_none(method)
         return TaskBinding.of(
             pod,
             name,
             dispatchable=route is not None,
             schedule=spec,
             auth=collect_task_auth_metadata(method, owner_type=handler_type),
+            options=DEFAULT_OPTIONS if declared is None else declared.dispatch,
+            retry=None if declared is None else declared.retry,
         )
 
 
