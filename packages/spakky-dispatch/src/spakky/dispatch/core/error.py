@@ -122,7 +122,7 @@ class RetryableTaskError(AbstractSpakkyDispatchError):
         *,
         delay: float = 1.0,
         max_retries: int = 3,
-        final_error: BaseException | None = None,
+        final_error: Exception | None = None,
     ) -> None:
         super().__init__(detail)
         self.delay = delay
