@@ -6,6 +6,8 @@ from datetime import time, timedelta
 from spakky.core.pod.annotations.pod import Pod
 from spakky.task import Crontab, TaskHandler, Weekday, schedule, task
 
+from spakky.dispatch.core import RetryPolicy, task_options
+
 
 @Pod()
 class Counter:
@@ -75,3 +77,44 @@ class MaintenanceHandler:
     @schedule(interval=timedelta(seconds=10))
     def both(self) -> str:
         return "ran"
+
+
+class FlakyError(Exception):
+    """Raised by RetryingHandler until it has failed often enough."""
+
+
+@Pod()
+class Attempts:
+    """Counts attempts per key across retries."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    def next(self, key: str) -> int:
+        self.seen[key] = self.seen.get(key, 0) + 1
+        return self.seen[key]
+
+
+@TaskHandler()
+class RetryingHandler:
+    """Tasks with declared options and a retry policy."""
+
+    def __init__(self, attempts: Attempts) -> None:
+        self.attempts = attempts
+
+    @task_options(
+        retry=RetryPolicy(
+            max_retries=3, backoff=0.01, jitter=False, retry_on=(FlakyError,)
+        )
+    )
+    @task
+    def eventually(self, key: str, failures: int) -> int:
+        attempt = self.attempts.next(key)
+        if attempt <= failures:
+            raise FlakyError(f"attempt {attempt}")
+        return attempt
+
+    @task_options(queue="reports", priority=7)
+    @task
+    def report(self) -> str:
+        return "report"

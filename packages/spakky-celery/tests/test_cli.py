@@ -48,7 +48,7 @@ def test_tasks_command_expect_every_task_and_schedule(
     assert cli.main(["tasks", f"{TARGETS}:build"]) == 0
     out = capsys.readouterr().out
     prefix = TARGETS.replace("cli_targets", "plugin_handlers")
-    assert out.startswith("9 task(s)\n")
+    assert out.startswith("11 task(s)\n")
     assert f"{prefix}.SyncHandler.add  [task]\n" in out
     assert f"{prefix}.AsyncHandler.mul  [task, async]\n" in out
     assert (

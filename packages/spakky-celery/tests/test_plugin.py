@@ -50,6 +50,8 @@ def test_tasks_registered_with_module_class_method_names_expect_endpoints(
         f"{prefix}.MaintenanceHandler.daily_cleanup",
         f"{prefix}.MaintenanceHandler.weekly_report",
         f"{prefix}.MaintenanceHandler.both",
+        f"{prefix}.RetryingHandler.eventually",
+        f"{prefix}.RetryingHandler.report",
     }
     assert expected <= set(celery.tasks)
     assert f"{prefix}.SyncHandler.plain" not in celery.tasks

@@ -12,14 +12,23 @@ from spakky.core.application.application_context import ApplicationContext
 import spakky.plugins.celery
 from spakky.dispatch.celery import CeleryTaskResult
 from spakky.dispatch.core import (
+    InvalidDispatchOptionsError,
     TaskArgumentSerializationError,
     TaskDispatcher,
     current_task_execution,
+    dispatch_options,
 )
+from spakky.plugins.celery.testing import capture_tasks
 
 from . import plugin_handlers
 from .conftest import AppFactory
-from .plugin_handlers import AsyncHandler, Counter, SyncHandler
+from .plugin_handlers import (
+    AsyncHandler,
+    Counter,
+    FlakyError,
+    RetryingHandler,
+    SyncHandler,
+)
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +126,40 @@ def test_unserializable_argument_expect_error_at_call_site(
     with pytest.raises(TaskArgumentSerializationError) as raised:
         handler.add(object(), 1)
     assert "SyncHandler.add: argument 0 of type object" in str(raised.value)
+
+
+def test_retry_policy_on_real_worker_expect_success_after_retries(
+    running: SpakkyApplication,
+) -> None:
+    """A task failing with a covered error is retried by the worker, then succeeds."""
+    handler = running.container.get(RetryingHandler)
+    assert handler.eventually("twice", 2).get(timeout=20) == 3
+
+
+def test_retry_policy_exhausted_expect_original_error(
+    running: SpakkyApplication,
+) -> None:
+    """After max_retries the caller gets the task's own exception."""
+    handler = running.container.get(RetryingHandler)
+    with pytest.raises(FlakyError, match="attempt 4"):
+        handler.eventually("always", 99).get(timeout=20)
+
+
+def test_declared_and_call_options_expect_in_sent_message(
+    running: SpakkyApplication,
+) -> None:
+    """Declared options apply; a dispatch_options block overrides them per call."""
+    handler = running.container.get(RetryingHandler)
+    with capture_tasks(running) as captured:
+        handler.report()
+        with dispatch_options(queue="urgent", countdown=5):
+            handler.report()
+    declared, overridden = captured.messages
+    assert (declared.options.queue, declared.options.priority) == ("reports", 7)
+    assert (overridden.options.queue, overridden.options.countdown) == ("urgent", 5)
+    assert overridden.options.priority == 7
+    with (
+        dispatch_options(countdown=-1),
+        pytest.raises(InvalidDispatchOptionsError, match="countdown must be >= 0"),
+    ):
+        handler.report()

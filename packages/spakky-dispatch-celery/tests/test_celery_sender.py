@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from celery import Celery
+from celery.signals import before_task_publish
 from kombu import Connection, Queue
 
 from spakky.dispatch.celery import (
@@ -13,6 +14,7 @@ from spakky.dispatch.celery import (
     CeleryTaskResult,
     CeleryTaskSender,
     ReservedHeaderError,
+    UnknownQueueError,
     build_celery_app,
     masked_url,
 )
@@ -148,3 +150,53 @@ def test_masked_url_expect_password_hidden() -> None:
     """Passwords never appear in URLs we print."""
     assert "secret" not in masked_url("amqp://user:secret@host:5672//")
     assert masked_url(None) == "<not set>"
+
+
+def test_send_limits_routing_and_ignore_result_expect_in_message(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """Time limits, routing key and ignore_result reach the published message."""
+    app = _app(clean_env)
+    published: list[dict[str, Any]] = []
+
+    def record(sender: object = None, **kwargs: Any) -> None:
+        published.append(kwargs)
+
+    before_task_publish.connect(record, weak=False)
+    try:
+        CeleryTaskSender(app).send(
+            TaskMessage(
+                task_name="m.C.send",
+                options=DispatchOptions(
+                    time_limit=30,
+                    soft_time_limit=20,
+                    ignore_result=True,
+                    routing_key="rk",
+                ),
+            )
+        )
+    finally:
+        before_task_publish.disconnect(record)
+    assert published[0]["routing_key"] == "rk"
+    assert published[0]["exchange"] == app.conf.task_default_queue
+    assert list(published[0]["headers"]["timelimit"]) == [30, 20]
+    assert published[0]["headers"]["ignore_result"] is True
+
+
+def test_send_undeclared_queue_expect_error_naming_declared_ones(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """With declared queues, an unknown queue fails at the call site."""
+    app = _app(clean_env)
+    app.conf.task_queues = [Queue("mail"), Queue("reports")]
+    sender = CeleryTaskSender(app)
+    with pytest.raises(
+        UnknownQueueError, match=r"'mails' is not among .*\['mail', 'reports'\]"
+    ):
+        sender.send(
+            TaskMessage(task_name="m.C.send", options=DispatchOptions(queue="mails"))
+        )
+    sender.send(
+        TaskMessage(task_name="m.C.send", options=DispatchOptions(queue="mail"))
+    )
+    assert _received(app, "mail").headers["task"] == "m.C.send"

@@ -8,7 +8,11 @@ Celery-backed ``ITaskResult``.
 from spakky.dispatch.celery.app import build_celery_app, masked_url
 from spakky.dispatch.celery.config import ENV_PREFIX, SERIALIZERS, CeleryConfig
 from spakky.dispatch.celery.endpoint import CeleryEndpointRegistrar
-from spakky.dispatch.celery.error import CeleryConfigurationError, ReservedHeaderError
+from spakky.dispatch.celery.error import (
+    CeleryConfigurationError,
+    ReservedHeaderError,
+    UnknownQueueError,
+)
 from spakky.dispatch.celery.result import CeleryTaskResult
 from spakky.dispatch.celery.schedule import (
     CeleryScheduleRegistrar,
@@ -28,6 +32,7 @@ __all__ = [
     "CeleryTaskResult",
     "CeleryTaskSender",
     "ReservedHeaderError",
+    "UnknownQueueError",
     "build_celery_app",
     "celery_weekday",
     "masked_url",

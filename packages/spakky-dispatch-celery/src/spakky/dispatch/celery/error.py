@@ -16,3 +16,9 @@ class ReservedHeaderError(AbstractSpakkyDispatchError):
         "A propagation header uses a name that Celery's message protocol reserves; "
         "rename the propagator's header"
     )
+
+
+class UnknownQueueError(AbstractSpakkyDispatchError):
+    """A dispatch names a queue the application does not declare."""
+
+    message = "Unknown queue"

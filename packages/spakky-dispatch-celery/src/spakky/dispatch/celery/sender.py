@@ -10,10 +10,12 @@ from spakky.core.pod.annotations.pod import Pod
 from spakky.task.interfaces.task_result import ITaskResult
 
 from spakky.dispatch.celery.app import masked_url
-from spakky.dispatch.celery.error import ReservedHeaderError
+from spakky.dispatch.celery.error import ReservedHeaderError, UnknownQueueError
 from spakky.dispatch.celery.result import CeleryTaskResult
 from spakky.dispatch.core import (
+    DEFAULT_OPTIONS,
     BrokerUnavailableError,
+    DispatchOptions,
     ITaskSender,
     TaskArgumentSerializationError,
     TaskMessage,
@@ -72,6 +74,8 @@ class CeleryTaskSender(ITaskSender):
             clash = sorted(RESERVED_HEADERS.intersection(headers))
             raise ReservedHeaderError(f"{message.task_name}: {clash}")
         options = message.options
+        if options.queue is not None:
+            self._check_queue(message.task_name, options.queue)
         try:
             result = self._app.send_task(
                 message.task_name,
@@ -79,11 +83,7 @@ class CeleryTaskSender(ITaskSender):
                 kwargs=dict(message.kwargs),
                 headers=dict(headers) if headers else None,
                 task_id=message.task_id,
-                queue=options.queue,
-                priority=options.priority,
-                countdown=options.countdown,
-                eta=options.eta,
-                expires=options.expires,
+                **self._options(options),
             )
         except EncodeError as error:
             raise TaskArgumentSerializationError(
@@ -95,6 +95,41 @@ class CeleryTaskSender(ITaskSender):
                 f"{masked_url(self._app.conf.broker_url)}: {error}"
             ) from error
         return CeleryTaskResult[Any](result)
+
+    def _options(self, options: DispatchOptions) -> dict[str, Any]:
+        """The options that are set; unset ones keep Celery's configured defaults."""
+        if options is DEFAULT_OPTIONS:
+            return {}
+        given = {
+            "queue": options.queue,
+            "routing_key": options.routing_key,
+            "exchange": self._exchange_for(options.routing_key),
+            "priority": options.priority,
+            "countdown": options.countdown,
+            "eta": options.eta,
+            "expires": options.expires,
+            "time_limit": options.time_limit,
+            "soft_time_limit": options.soft_time_limit,
+            "ignore_result": options.ignore_result,
+        }
+        return {name: value for name, value in given.items() if value is not None}
+
+    def _exchange_for(self, routing_key: str | None) -> str | None:
+        # Celery drops a routing key sent without an exchange (it publishes to
+        # the queue directly), so a routing key goes to the default exchange.
+        if routing_key is None:
+            return None
+        conf = self._app.conf
+        return str(conf.task_default_exchange or conf.task_default_queue)
+
+    def _check_queue(self, task_name: str, queue: str) -> None:
+        declared = self._app.conf.task_queues
+        if declared and queue not in {q.name for q in declared}:
+            names = sorted(q.name for q in declared)
+            raise UnknownQueueError(
+                f"{task_name}: queue {queue!r} is not among the declared queues "
+                f"{names}; declare it in task_queues or use one of them"
+            )
 
     def _describe_unserializable(
         self, message: TaskMessage, error: BaseException
