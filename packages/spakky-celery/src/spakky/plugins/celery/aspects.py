@@ -21,7 +21,7 @@ def _is_async_task(method: Func) -> bool:
     return TaskRoute.exists(method) and iscoroutinefunction(method)
 
 
-@Order(0)
+@Order(1)
 @Aspect()
 class CeleryTaskDispatchAspect(IAspect):
     """Sends calls of sync ``@task`` methods to the broker."""
@@ -40,7 +40,7 @@ class CeleryTaskDispatchAspect(IAspect):
         return self._dispatcher.dispatch(task, args, kwargs)
 
 
-@Order(0)
+@Order(1)
 @AsyncAspect()
 class AsyncCeleryTaskDispatchAspect(IAsyncAspect):
     """Sends calls of async ``@task`` methods to the broker."""

@@ -1,8 +1,15 @@
 """Plugin entry point: composes the core, the Celery adapter and the aspects."""
 
 from celery import Celery
+from spakky.auth.startup import auth_snapshot_propagation_config
 from spakky.core.application.application import SpakkyApplication
 
+from spakky.dispatch.auth import (
+    AuthSnapshotPropagator,
+    TaskAuthConfig,
+    TaskAuthorizer,
+    TaskAuthStartupValidationService,
+)
 from spakky.dispatch.celery import (
     CeleryConfig,
     CeleryEndpointRegistrar,
@@ -16,6 +23,7 @@ from spakky.dispatch.core import (
     TaskRegistrar,
     TaskRegistry,
 )
+from spakky.dispatch.tracing import TraceHeaderPropagator
 from spakky.plugins.celery.app import default_celery_app
 from spakky.plugins.celery.aspects import (
     AsyncCeleryTaskDispatchAspect,
@@ -62,8 +70,32 @@ def _add_celery_transport(app: SpakkyApplication) -> None:
 
 
 def _add_trace_propagation(app: SpakkyApplication) -> None:
-    """Trace context in task headers (spakky-dispatch-tracing)."""
+    """Trace context in task headers (spakky-dispatch-tracing).
+
+    The adapter is always added: workers then run every task in a child span of
+    the caller's trace, or in a new root trace. It writes headers only through
+    the ``ITracePropagator`` pods of the container, and the plugin registers
+    none: add one (``spakky.tracing.PLUGIN_NAME`` brings ``W3CTracePropagator``)
+    to send ``traceparent`` with each task.
+    """
+    app.add(TraceHeaderPropagator)
 
 
 def _add_auth_propagation(app: SpakkyApplication) -> None:
-    """Signed auth snapshots in task headers (spakky-dispatch-auth)."""
+    """Signed auth snapshots in task headers (spakky-dispatch-auth).
+
+    Always added, so protected tasks are enforced on the worker, fail-closed,
+    whether or not the spakky-auth plugin is loaded. Snapshots are sent only
+    with ``SPAKKY_AUTH_SNAPSHOT_PROPAGATION_ENABLED=true`` (spakky-auth's own
+    setting pod; re-adding it when spakky-auth is loaded too is a no-op) and
+    signed/verified by the container's ``IAuthContextSnapshotSigner`` /
+    ``IAuthContextSnapshotVerifier`` (e.g. the spakky-cryptography plugin).
+    """
+    app.add(auth_snapshot_propagation_config)
+    for component in (
+        TaskAuthConfig,
+        TaskAuthorizer,
+        AuthSnapshotPropagator,
+        TaskAuthStartupValidationService,
+    ):
+        app.add(component)
