@@ -4,15 +4,13 @@ The spakky-celery plugin plus spakky-cryptography's HS256 snapshot signer and
 verifier (key: ``SPAKKY_CRYPTOGRAPHY_SNAPSHOT_KEY``, shared by both processes).
 """
 
-from functools import cache
-
 import spakky.plugins.cryptography
-from celery import Celery
 from spakky.core.application.application import SpakkyApplication
 from spakky.core.application.application_context import ApplicationContext
 
 import spakky.plugins.celery
 from tests.e2e.apps import auth_handlers
+from tests.support.apps import celery_attributes
 
 
 def build_app(*, signer: bool = True) -> SpakkyApplication:
@@ -28,12 +26,4 @@ def build_app(*, signer: bool = True) -> SpakkyApplication:
     )
 
 
-@cache
-def _celery() -> Celery:
-    return build_app().container.get(Celery)
-
-
-def __getattr__(name: str) -> Celery:
-    if name == "celery":
-        return _celery()
-    raise AttributeError(name)
+__getattr__ = celery_attributes(celery=build_app)

@@ -4,16 +4,15 @@
 """
 
 from datetime import timedelta
-from functools import cache
 
 import spakky.plugins.cryptography
-from celery import Celery
 from spakky.auth import require_role
 from spakky.core.application.application import SpakkyApplication
 from spakky.core.application.application_context import ApplicationContext
 from spakky.task import TaskHandler, schedule
 
 import spakky.plugins.celery
+from tests.support.apps import celery_attributes
 
 
 @TaskHandler()
@@ -40,12 +39,4 @@ def build_app() -> SpakkyApplication:
     )
 
 
-@cache
-def _celery() -> Celery:
-    return build_app().container.get(Celery)
-
-
-def __getattr__(name: str) -> Celery:
-    if name == "celery":
-        return _celery()
-    raise AttributeError(name)
+__getattr__ = celery_attributes(celery=build_app)

@@ -1,13 +1,11 @@
 """The application the end-to-end worker runs: ``-A tests.e2e.apps.basic:celery``."""
 
-from functools import cache
-
-from celery import Celery
 from spakky.core.application.application import SpakkyApplication
 from spakky.core.application.application_context import ApplicationContext
 
 import spakky.plugins.celery
 from tests.e2e.apps import basic_handlers
+from tests.support.apps import celery_attributes
 
 
 def build_app() -> SpakkyApplication:
@@ -20,12 +18,4 @@ def build_app() -> SpakkyApplication:
     )
 
 
-@cache
-def _celery() -> Celery:
-    return build_app().container.get(Celery)
-
-
-def __getattr__(name: str) -> Celery:
-    if name == "celery":
-        return _celery()
-    raise AttributeError(name)
+__getattr__ = celery_attributes(celery=build_app)

@@ -1,13 +1,11 @@
 """Application with schedules: ``-A tests.e2e.apps.beat:celery``."""
 
-from functools import cache
-
-from celery import Celery
 from spakky.core.application.application import SpakkyApplication
 from spakky.core.application.application_context import ApplicationContext
 
 import spakky.plugins.celery
 from tests.e2e.apps import beat_handlers
+from tests.support.apps import celery_attributes
 
 
 def build_app() -> SpakkyApplication:
@@ -20,12 +18,4 @@ def build_app() -> SpakkyApplication:
     )
 
 
-@cache
-def _celery() -> Celery:
-    return build_app().container.get(Celery)
-
-
-def __getattr__(name: str) -> Celery:
-    if name == "celery":
-        return _celery()
-    raise AttributeError(name)
+__getattr__ = celery_attributes(celery=build_app)

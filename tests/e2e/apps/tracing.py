@@ -5,9 +5,6 @@
 ``:celery_untraced`` registers no ``ITracePropagator``.
 """
 
-from functools import cache
-
-from celery import Celery
 from spakky.core.application.application import SpakkyApplication
 from spakky.core.application.application_context import ApplicationContext
 from spakky.tracing import PLUGIN_NAME as TRACING_PLUGIN_NAME
@@ -15,6 +12,7 @@ from spakky.tracing import PLUGIN_NAME as TRACING_PLUGIN_NAME
 import spakky.plugins.celery
 from tests.e2e.apps import tracing_handlers
 from tests.e2e.apps.tracing_formats import B3SingleTracePropagator
+from tests.support.apps import celery_attributes
 
 VARIANTS = ("traced", "b3", "untraced")
 
@@ -34,13 +32,8 @@ def build_app(variant: str = "traced") -> SpakkyApplication:
     return app.scan(tracing_handlers).start()
 
 
-@cache
-def _celery(variant: str) -> Celery:
-    return build_app(variant).container.get(Celery)
-
-
-def __getattr__(name: str) -> Celery:
-    targets = {"celery": "traced", "celery_b3": "b3", "celery_untraced": "untraced"}
-    if name in targets:
-        return _celery(targets[name])
-    raise AttributeError(name)
+__getattr__ = celery_attributes(
+    celery=lambda: build_app("traced"),
+    celery_b3=lambda: build_app("b3"),
+    celery_untraced=lambda: build_app("untraced"),
+)

@@ -89,17 +89,12 @@ class TaskInvoker(IApplicationContextAware):
         task = self._registry.get(task_name)
         kwargs = _NO_KWARGS if kwargs is None else kwargs
         headers = _NO_KWARGS if headers is None else headers
-        try:
+        with _retry_policy(task, retries):
             if task.is_async:
                 return self._runner.run(
                     self._call_async(task, args, kwargs, headers, task_id)
                 )
             return copy_context().run(self._call, task, args, kwargs, headers, task_id)
-        except Exception as error:
-            retry = _retry_for(task, error, retries)
-            if retry is None:
-                raise
-            raise retry from error
 
     def invoke_message(self, message: TaskMessage) -> object:
         """Run a task message in this process, as a worker would."""
@@ -124,17 +119,12 @@ class TaskInvoker(IApplicationContextAware):
         task = self._registry.get(task_name)
         kwargs = _NO_KWARGS if kwargs is None else kwargs
         headers = _NO_KWARGS if headers is None else headers
-        try:
+        with _retry_policy(task, retries):
             if task.is_async:
                 return await asyncio.ensure_future(
                     self._call_async(task, args, kwargs, headers, task_id)
                 )
             return copy_context().run(self._call, task, args, kwargs, headers, task_id)
-        except Exception as error:
-            retry = _retry_for(task, error, retries)
-            if retry is None:
-                raise
-            raise retry from error
 
     def _call(
         self,
@@ -190,6 +180,18 @@ class TaskInvoker(IApplicationContextAware):
         if self._application_context is None:
             raise InvokerNotReadyError()
         return self._application_context
+
+
+@contextmanager
+def _retry_policy(task: TaskBinding, retries: int) -> Iterator[None]:
+    """Turn an error the task's retry policy covers into a ``RetryableTaskError``."""
+    try:
+        yield
+    except Exception as error:
+        retry = _retry_for(task, error, retries)
+        if retry is None:
+            raise
+        raise retry from error
 
 
 def _retry_for(
