@@ -1,0 +1,1 @@
+"""spakky-dispatch-taskiq: the taskiq adapter of spakky-dispatch."""

@@ -1,0 +1,1 @@
+"""spakky-taskiq: the taskiq plugin for the Spakky Framework."""
