@@ -89,12 +89,24 @@ class TaskInvoker(IApplicationContextAware):
         task = self._registry.get(task_name)
         kwargs = _NO_KWARGS if kwargs is None else kwargs
         headers = _NO_KWARGS if headers is None else headers
+        if task.retry is None:
+            return self._run(task, args, kwargs, headers, task_id)
         with _retry_policy(task, retries):
-            if task.is_async:
-                return self._runner.run(
-                    self._call_async(task, args, kwargs, headers, task_id)
-                )
-            return copy_context().run(self._call, task, args, kwargs, headers, task_id)
+            return self._run(task, args, kwargs, headers, task_id)
+
+    def _run(
+        self,
+        task: TaskBinding,
+        args: tuple[object, ...],
+        kwargs: Mapping[str, object],
+        headers: Mapping[str, object],
+        task_id: str | None,
+    ) -> object:
+        if task.is_async:
+            return self._runner.run(
+                self._call_async(task, args, kwargs, headers, task_id)
+            )
+        return copy_context().run(self._call, task, args, kwargs, headers, task_id)
 
     def invoke_message(self, message: TaskMessage) -> object:
         """Run a task message in this process, as a worker would."""
@@ -134,8 +146,12 @@ class TaskInvoker(IApplicationContextAware):
         headers: Mapping[str, object],
         task_id: str | None,
     ) -> object:
-        with self._scope(task, headers, task_id):
-            return self._method(task)(*args, **kwargs)
+        context = self._enter(task, task_id)
+        try:
+            with self._propagation.restore(headers, task):
+                return self._method(task)(*args, **kwargs)
+        finally:
+            context.clear_context()
 
     async def _call_async(
         self,
@@ -145,26 +161,24 @@ class TaskInvoker(IApplicationContextAware):
         headers: Mapping[str, object],
         task_id: str | None,
     ) -> object:
-        with self._scope(task, headers, task_id):
-            coroutine = cast(
-                Coroutine[Any, Any, object], self._method(task)(*args, **kwargs)
-            )
-            return await coroutine
+        context = self._enter(task, task_id)
+        try:
+            with self._propagation.restore(headers, task):
+                coroutine = cast(
+                    Coroutine[Any, Any, object], self._method(task)(*args, **kwargs)
+                )
+                return await coroutine
+        finally:
+            context.clear_context()
 
-    @contextmanager
-    def _scope(
-        self, task: TaskBinding, headers: Mapping[str, object], task_id: str | None
-    ) -> Iterator[None]:
+    def _enter(self, task: TaskBinding, task_id: str | None) -> IApplicationContext:
+        """Open a fresh context scope marked as executing ``task``."""
         context = self._context()
         context.clear_context()
         context.set_context_value(
             TASK_CONTEXT_KEY, TaskExecution(task=task, task_id=task_id)
         )
-        try:
-            with self._propagation.restore(headers, task):
-                yield
-        finally:
-            context.clear_context()
+        return context
 
     def _method(self, task: TaskBinding) -> Callable[..., Any]:
         cached = self._methods.get(task.name)
