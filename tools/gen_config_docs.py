@@ -66,6 +66,7 @@ SOURCES: tuple[SettingsSource, ...] = (
     SettingsSource(
         "dispatch-auth-config", "spakky.dispatch.auth:TaskAuthConfig", optional=True
     ),
+    SettingsSource("taskiq-config", "spakky.dispatch.taskiq:TaskiqConfig"),
 )
 """Every documented settings class; add a line here to document another."""
 

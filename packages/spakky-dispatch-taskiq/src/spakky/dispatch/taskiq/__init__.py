@@ -1,1 +1,94 @@
-"""spakky-dispatch-taskiq: the taskiq adapter of spakky-dispatch."""
+"""spakky-dispatch-taskiq: the taskiq adapter of spakky-dispatch.
+
+Sending through the application's taskiq broker (headers as message labels),
+schedules as entries of taskiq's scheduler, worker endpoints on the broker,
+``TaskiqConfig`` and the taskiq-backed ``ITaskResult``.
+"""
+
+from spakky.dispatch.taskiq.broker import (
+    CONNECTION_ERRORS,
+    build_broker,
+    build_result_backend,
+    describe_broker,
+)
+from spakky.dispatch.taskiq.config import ENV_PREFIX, TaskiqConfig
+from spakky.dispatch.taskiq.endpoint import (
+    ENDPOINT_MARK,
+    StoredLabelsMiddleware,
+    TaskiqEndpoint,
+    TaskiqEndpointRegistrar,
+)
+from spakky.dispatch.taskiq.error import (
+    BrokerLoopBlockedError,
+    PublishFailedError,
+    ReservedLabelError,
+    ResultBackendUnavailableError,
+    TaskExpiredError,
+    TaskiqConfigurationError,
+    TaskResultNotSerializableError,
+    UnsupportedDispatchOptionError,
+)
+from spakky.dispatch.taskiq.loop import BrokerLoop, BrokerWork
+from spakky.dispatch.taskiq.message import (
+    ETA_LABEL,
+    EXPIRES_LABEL,
+    IGNORE_RESULT_LABEL,
+    LABEL_PREFIX,
+    RESERVED_LABELS,
+    RETRIES_LABEL,
+    UNSUPPORTED_OPTIONS,
+    Control,
+    publish,
+)
+from spakky.dispatch.taskiq.receiver import PromptReceiver
+from spakky.dispatch.taskiq.result import TaskiqTaskResult
+from spakky.dispatch.taskiq.schedule import (
+    ScheduleEntry,
+    SpakkyScheduleSource,
+    TaskiqScheduleRegistrar,
+    cron_weekday,
+    to_scheduled_task,
+)
+from spakky.dispatch.taskiq.sender import TaskiqTaskSender
+from spakky.dispatch.taskiq.urls import masked_url
+
+__all__ = [
+    "CONNECTION_ERRORS",
+    "ENDPOINT_MARK",
+    "ENV_PREFIX",
+    "ETA_LABEL",
+    "EXPIRES_LABEL",
+    "IGNORE_RESULT_LABEL",
+    "LABEL_PREFIX",
+    "RESERVED_LABELS",
+    "RETRIES_LABEL",
+    "UNSUPPORTED_OPTIONS",
+    "BrokerLoop",
+    "BrokerLoopBlockedError",
+    "BrokerWork",
+    "Control",
+    "PromptReceiver",
+    "PublishFailedError",
+    "ReservedLabelError",
+    "ResultBackendUnavailableError",
+    "ScheduleEntry",
+    "SpakkyScheduleSource",
+    "StoredLabelsMiddleware",
+    "TaskExpiredError",
+    "TaskResultNotSerializableError",
+    "TaskiqConfig",
+    "TaskiqConfigurationError",
+    "TaskiqEndpoint",
+    "TaskiqEndpointRegistrar",
+    "TaskiqScheduleRegistrar",
+    "TaskiqTaskResult",
+    "TaskiqTaskSender",
+    "UnsupportedDispatchOptionError",
+    "build_broker",
+    "build_result_backend",
+    "cron_weekday",
+    "describe_broker",
+    "masked_url",
+    "publish",
+    "to_scheduled_task",
+]

@@ -1,0 +1,91 @@
+"""``TaskiqConfig``: settings read from ``SPAKKY_TASKIQ__*`` environment variables."""
+
+from typing import ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from spakky.core.pod.annotations.lazy import Lazy
+from spakky.core.stereotype.configuration import Configuration
+
+from spakky.dispatch.taskiq.error import TaskiqConfigurationError
+from spakky.dispatch.taskiq.urls import BACKEND_SCHEMES, BROKER_SCHEMES, check_url
+
+ENV_PREFIX = "SPAKKY_TASKIQ__"
+"""Prefix of every variable read by ``TaskiqConfig``."""
+
+
+@Lazy()
+@Configuration()
+class TaskiqConfig(BaseSettings):
+    """taskiq settings for a Spakky application.
+
+    Every field is read from ``SPAKKY_TASKIQ__<FIELD>`` (case-insensitive).
+    """
+
+    model_config: ClassVar[SettingsConfigDict] = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        case_sensitive=False,
+        extra="ignore",
+    )
+
+    broker_url: str | None = None
+    """Broker URL: ``redis://host:6379/0``, ``amqp://user:pass@host:5672//`` or ``memory://``; required unless the application registers its own ``AsyncBroker`` pod."""
+
+    result_backend: str | None = None
+    """Redis URL where results are stored, e.g. ``redis://host:6379/1``; None stores no results."""
+
+    queue: str = Field(default="taskiq", min_length=1)
+    """Queue that tasks are sent to and workers consume (a Redis list or a RabbitMQ queue)."""
+
+    exchange: str = Field(default="taskiq", min_length=1)
+    """RabbitMQ: the exchange the queue is bound to, with the queue name as routing key."""
+
+    timezone: str = "UTC"
+    """IANA timezone of daily and crontab schedules, e.g. ``Asia/Seoul``."""
+
+    result_ttl: int = Field(default=86400, gt=0)
+    """Seconds a stored result is kept."""
+
+    connect_timeout: float = Field(default=5.0, gt=0)
+    """Seconds a dispatch or result read waits for the broker or backend before it fails."""
+
+    def __init__(self) -> None:
+        try:
+            super().__init__()
+        except ValidationError as error:
+            raise TaskiqConfigurationError(_describe(error)) from None
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value, BROKER_SCHEMES, "broker")
+
+    @field_validator("result_backend")
+    @classmethod
+    def _result_backend(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return check_url(value, BACKEND_SCHEMES, "result backend")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(
+                f"unknown timezone {value!r}; use an IANA name such as UTC or "
+                "Asia/Seoul"
+            ) from error
+        return value
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else "?"
+        variable = f"{ENV_PREFIX}{field.upper()}"
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{variable}: {message}")
+    return "; ".join(problems)

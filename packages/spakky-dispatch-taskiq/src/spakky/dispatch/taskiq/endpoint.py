@@ -1,0 +1,212 @@
+"""``TaskiqEndpointRegistrar``: one taskiq task per registered Spakky task.
+
+Every endpoint is an async taskiq task on the application's own broker. It
+reads this adapter's control labels, waits for a countdown or retry delay,
+and hands the message to the core's ``TaskInvoker``: async methods run on the
+invoker's long-lived event loop, sync methods in the worker loop's thread pool,
+so the worker's own loop (which owns the broker's connections) never runs user
+code and a task may make blocking calls (``TaskDispatcher.send``, ``get()``).
+"""
+
+import asyncio
+import time
+from collections.abc import Mapping
+from functools import partial
+from logging import getLogger
+from typing import Annotated, Any, override
+
+from pydantic_core import to_jsonable_python
+from spakky.core.pod.annotations.pod import Pod
+from taskiq import Context, TaskiqDepends, TaskiqMessage, TaskiqMiddleware, TaskiqResult
+from taskiq.exceptions import NoResultError
+
+from spakky.dispatch.core import (
+    DuplicateTaskNameError,
+    ITaskEndpointRegistrar,
+    RetryableTaskError,
+    TaskBinding,
+    TaskInvoker,
+)
+from spakky.dispatch.taskiq.error import (
+    TaskExpiredError,
+    TaskResultNotSerializableError,
+)
+from spakky.dispatch.taskiq.loop import BrokerLoop
+from spakky.dispatch.taskiq.message import (
+    Control,
+    publish,
+    refuse_unsupported,
+    retry_message,
+)
+
+logger = getLogger(__name__)
+
+ENDPOINT_MARK = "__spakky_taskiq_endpoint__"
+"""Attribute set on every function this registrar registers with a broker."""
+
+
+class TaskiqEndpoint:
+    """Runs one received message of one task through the core's invoker."""
+
+    _binding: TaskBinding
+    _invoker: TaskInvoker
+    _loop: BrokerLoop
+
+    def __init__(
+        self, binding: TaskBinding, invoker: TaskInvoker, loop: BrokerLoop
+    ) -> None:
+        self._binding = binding
+        self._invoker = invoker
+        self._loop = loop
+
+    async def __call__(
+        self, args: tuple[object, ...], kwargs: Mapping[str, object], context: Context
+    ) -> object:
+        """Run the task of ``context.message``; its value is the task's result.
+
+        Raises:
+            TaskExpiredError: The message arrived after its ``expires`` time.
+            NoResultError: Nothing is to be stored (a retry was queued, or the
+                message asks for no result).
+        """
+        message = context.message
+        control = Control.of(message.labels)
+        self._check_expiry(message, control)
+        if control.eta is not None and (wait := control.eta - time.time()) > 0:
+            await asyncio.sleep(wait)
+            self._check_expiry(message, control)
+        try:
+            value = await self._invoke(args, kwargs, message, control.retries)
+        except RetryableTaskError as error:
+            await self._retry(message, control.retries, error)
+            raise NoResultError() from error
+        if control.ignore_result:
+            raise NoResultError()
+        try:
+            to_jsonable_python(value)
+        except Exception as error:
+            raise TaskResultNotSerializableError(
+                f"{self._binding.name} returned {type(value).__name__} ({error})"
+            ) from error
+        return value
+
+    async def _invoke(
+        self,
+        args: tuple[object, ...],
+        kwargs: Mapping[str, object],
+        message: TaskiqMessage,
+        retries: int,
+    ) -> object:
+        call = (
+            self._binding.name,
+            args,
+            kwargs,
+            message.labels,
+            message.task_id,
+            retries,
+        )
+        if self._binding.is_async:
+            future = asyncio.run_coroutine_threadsafe(
+                self._invoker.invoke_async(*call), self._invoker.runner.loop
+            )
+            return await asyncio.wrap_future(future)
+        running = asyncio.get_running_loop()
+        return await running.run_in_executor(None, partial(self._invoker.invoke, *call))
+
+    async def _retry(
+        self, message: TaskiqMessage, retries: int, error: RetryableTaskError
+    ) -> None:
+        """Queue the next attempt, or fail the task when retries are used up."""
+        if retries >= error.max_retries:
+            final = error.final_error or error
+            if final is error:
+                raise error
+            raise final from error
+        logger.info(
+            "%s[%s] retry %d/%d in %.2fs: %s",
+            message.task_name,
+            message.task_id,
+            retries + 1,
+            error.max_retries,
+            error.delay,
+            error,
+        )
+        again = retry_message(message, retries + 1, error.delay)
+        await self._loop.call(
+            partial(publish, message=again, timeout=self._loop.timeout)
+        )
+
+    def _check_expiry(self, message: TaskiqMessage, control: Control) -> None:
+        if control.expires is not None and time.time() >= control.expires:
+            raise TaskExpiredError(f"{message.task_name}[{message.task_id}]")
+
+
+class StoredLabelsMiddleware(TaskiqMiddleware):
+    """Keeps our tasks' labels out of the result backend.
+
+    taskiq stores a message's labels with its result; for our tasks those are
+    the propagation headers (a signed auth snapshot among them), which have no
+    business outliving the task in a second store.
+    """
+
+    @override
+    def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
+        task = self.broker.find_task(message.task_name)
+        if task is not None and getattr(task.original_func, ENDPOINT_MARK, False):
+            result.labels = {}
+
+
+@Pod()
+class TaskiqEndpointRegistrar(ITaskEndpointRegistrar):
+    """Registers worker endpoints on the application's own taskiq broker.
+
+    Endpoints are registered on the broker itself, never as shared tasks, so
+    two applications in one process do not see each other's tasks.
+    """
+
+    _loop: BrokerLoop
+    _invoker: TaskInvoker
+
+    def __init__(self, loop: BrokerLoop, invoker: TaskInvoker) -> None:
+        self._loop = loop
+        self._invoker = invoker
+        broker = loop.broker
+        if not any(isinstance(m, StoredLabelsMiddleware) for m in broker.middlewares):
+            broker.add_middlewares(StoredLabelsMiddleware())
+
+    @override
+    def register(self, binding: TaskBinding) -> None:
+        """Register ``binding``'s endpoint on the broker.
+
+        Raises:
+            UnsupportedDispatchOptionError: ``@task_options`` declares an option
+                this transport cannot honour (refused at startup, not per call).
+            DuplicateTaskNameError: The broker has a task of that name already
+                that this registrar did not register.
+        """
+        refuse_unsupported(binding.name, binding.options)
+        broker = self._loop.broker
+        existing = broker.local_task_registry.get(binding.name)
+        if existing is not None and not getattr(
+            existing.original_func, ENDPOINT_MARK, False
+        ):
+            raise DuplicateTaskNameError(
+                f"{binding.name} is already a taskiq task of this broker that "
+                "spakky-taskiq did not register; rename the taskiq task or the "
+                "handler method"
+            )
+        endpoint = TaskiqEndpoint(binding, self._invoker, self._loop)
+
+        async def run(
+            *args: Any,
+            _spakky_taskiq_context: Annotated[Context, TaskiqDepends()],
+            **kwargs: Any,
+        ) -> object:
+            return await endpoint(args, kwargs, _spakky_taskiq_context)
+
+        run.__name__ = binding.method_name
+        run.__qualname__ = f"{binding.handler_type.__qualname__}.{binding.method_name}"
+        run.__module__ = binding.handler_type.__module__
+        run.__doc__ = getattr(binding.handler_type, binding.method_name).__doc__
+        setattr(run, ENDPOINT_MARK, True)
+        broker.register_task(run, task_name=binding.name)

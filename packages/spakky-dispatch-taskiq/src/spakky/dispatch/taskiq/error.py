@@ -1,0 +1,71 @@
+"""Errors raised by the taskiq adapter."""
+
+from spakky.dispatch.core import (
+    AbstractSpakkyDispatchError,
+    TaskDispatchError,
+    TaskResultError,
+)
+
+
+class TaskiqConfigurationError(AbstractSpakkyDispatchError):
+    """The ``SPAKKY_TASKIQ__*`` settings are missing or invalid."""
+
+    message = "taskiq configuration is invalid; fix the SPAKKY_TASKIQ__* variables"
+
+
+class ReservedLabelError(TaskDispatchError):
+    """A propagation header would overwrite a label taskiq or a broker uses."""
+
+    message = (
+        "A propagation header uses a label name that taskiq, its brokers or this "
+        "adapter use themselves, so nothing was sent; rename the propagator's header"
+    )
+
+
+class UnsupportedDispatchOptionError(TaskDispatchError):
+    """A dispatch option the taskiq transport cannot honour."""
+
+    message = (
+        "The taskiq transport cannot honour this dispatch option, so nothing was "
+        "sent; remove the option (or the @task_options entry) for this transport"
+    )
+
+
+class PublishFailedError(TaskDispatchError):
+    """The broker refused the message for a reason other than being unreachable."""
+
+    message = "The broker refused the task message, so nothing was sent"
+
+
+class BrokerLoopBlockedError(TaskDispatchError, TaskResultError):
+    """A blocking call was made on the event loop that runs the taskiq broker."""
+
+    message = (
+        "A blocking dispatch or result read was made on the event loop that runs "
+        "the taskiq broker, which would wait for itself forever; await it instead "
+        "(dispatcher.dispatch_async(...), result.get_async())"
+    )
+
+
+class ResultBackendUnavailableError(TaskResultError):
+    """The result backend could not be read."""
+
+    message = (
+        "The taskiq result backend could not be read; check SPAKKY_TASKIQ__"
+        "RESULT_BACKEND and that the backend runs (the task itself may still run)"
+    )
+
+
+class TaskExpiredError(AbstractSpakkyDispatchError):
+    """The task reached a worker after its ``expires`` time and did not run."""
+
+    message = "The task expired before a worker ran it, so it did not run"
+
+
+class TaskResultNotSerializableError(AbstractSpakkyDispatchError):
+    """The task returned a value the result backend cannot store."""
+
+    message = (
+        "The task ran but its return value cannot be stored as JSON; return plain "
+        "data (str, int, float, bool, None, list, dict)"
+    )

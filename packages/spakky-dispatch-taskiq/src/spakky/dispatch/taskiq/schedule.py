@@ -1,0 +1,186 @@
+"""Neutral schedules as entries of taskiq's scheduler.
+
+``SpakkyScheduleSource`` is a taskiq ``ScheduleSource`` holding the
+application's ``@schedule`` entries; ``TaskiqScheduler(broker, [source])``
+(what ``spakky-taskiq scheduler`` runs) sends them. The source also makes
+taskiq's scheduler keep our semantics where taskiq's differ: an interval's
+first run comes one interval after the scheduler starts (taskiq sends at
+once), and a crontab with both days of the month and weekdays runs when both
+match (cron, and so taskiq, runs when either does).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import override
+from zoneinfo import ZoneInfo
+
+from spakky.core.pod.annotations.pod import Pod
+from taskiq import ScheduledTask, ScheduleSource
+from taskiq.exceptions import ScheduledTaskCancelledError
+
+from spakky.dispatch.core import (
+    CrontabSchedule,
+    DailySchedule,
+    IntervalSchedule,
+    InvalidScheduleRouteError,
+    IScheduleRegistrar,
+    ScheduleSpec,
+)
+from spakky.dispatch.taskiq.config import TaskiqConfig
+
+
+def cron_weekday(iso_weekday: int) -> int:
+    """Map an ISO weekday (Monday = 0) to cron's day of week (Sunday = 0)."""
+    return (iso_weekday + 1) % 7
+
+
+def _field(values: tuple[int, ...] | None) -> str:
+    return "*" if values is None else ",".join(str(int(v)) for v in sorted(values))
+
+
+def to_scheduled_task(
+    task_name: str, spec: ScheduleSpec, timezone: str
+) -> ScheduledTask:
+    """Translate a neutral schedule into a taskiq ``ScheduledTask``.
+
+    The schedule id is the task name; daily and crontab entries are evaluated
+    in ``timezone``.
+
+    Raises:
+        InvalidScheduleRouteError: An interval that is not a whole number of
+            seconds (taskiq's scheduler ticks once a second).
+    """
+    if isinstance(spec, IntervalSchedule):
+        seconds = spec.every.total_seconds()
+        if seconds < 1 or seconds != int(seconds):
+            raise InvalidScheduleRouteError(
+                f"{task_name}: taskiq's scheduler runs intervals of whole seconds "
+                f"(at least 1), got {spec.every!r}; round the interval"
+            )
+        return _task(task_name, interval=timedelta(seconds=seconds))
+    if isinstance(spec, DailySchedule):
+        cron = f"{spec.minute} {spec.hour} * * *"
+    else:
+        weekdays = (
+            None
+            if spec.weekday is None
+            else tuple(cron_weekday(day) for day in spec.weekday)
+        )
+        cron = " ".join(
+            (
+                str(spec.minute),
+                str(spec.hour),
+                _field(spec.day_of_month),
+                _field(spec.month),
+                _field(weekdays),
+            )
+        )
+    return _task(task_name, cron=cron, cron_offset=timezone)
+
+
+def _task(
+    task_name: str,
+    *,
+    interval: timedelta | None = None,
+    cron: str | None = None,
+    cron_offset: str | None = None,
+) -> ScheduledTask:
+    return ScheduledTask(
+        task_name=task_name,
+        labels={},
+        args=[],
+        kwargs={},
+        schedule_id=task_name,
+        interval=interval,
+        cron=cron,
+        cron_offset=cron_offset,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleEntry:
+    """One scheduled task: the neutral spec and its taskiq translation."""
+
+    spec: ScheduleSpec
+    """What was asked for."""
+
+    task: ScheduledTask
+    """What taskiq's scheduler runs."""
+
+    timezone: str
+    """Timezone of daily and crontab specs."""
+
+
+@Pod()
+class SpakkyScheduleSource(ScheduleSource):
+    """The application's ``@schedule`` entries, for taskiq's scheduler."""
+
+    _entries: dict[str, ScheduleEntry]
+    _started: set[str]
+
+    def __init__(self) -> None:
+        self._entries = {}
+        self._started = set()
+
+    @property
+    def entries(self) -> dict[str, ScheduleEntry]:
+        """Entries by task name."""
+        return dict(self._entries)
+
+    def add(self, entry: ScheduleEntry) -> None:
+        """Add (or replace) the entry of ``entry.task.task_name``."""
+        self._entries[entry.task.schedule_id] = entry
+
+    @override
+    async def startup(self) -> None:
+        self._started.clear()
+
+    @override
+    async def get_schedules(self) -> list[ScheduledTask]:
+        return [entry.task for entry in self._entries.values()]
+
+    @override
+    def pre_send(self, task: ScheduledTask) -> None:
+        """Hold back sends that our semantics do not make.
+
+        Raises:
+            ScheduledTaskCancelledError: The first tick of an interval, or a
+                crontab day on which only one of day-of-month and weekday matches.
+        """
+        entry = self._entries.get(task.schedule_id)
+        if entry is None:
+            return
+        spec = entry.spec
+        if isinstance(spec, IntervalSchedule):
+            if task.schedule_id not in self._started:
+                self._started.add(task.schedule_id)
+                raise ScheduledTaskCancelledError()
+            return
+        if isinstance(spec, CrontabSchedule) and not _both_days_match(
+            spec, datetime.now(ZoneInfo(entry.timezone))
+        ):
+            raise ScheduledTaskCancelledError()
+
+
+def _both_days_match(spec: CrontabSchedule, now: datetime) -> bool:
+    """Whether day of month and weekday both match (always, unless both are set)."""
+    if spec.day_of_month is None or spec.weekday is None:
+        return True
+    return now.day in spec.day_of_month and now.weekday() in spec.weekday
+
+
+@Pod()
+class TaskiqScheduleRegistrar(IScheduleRegistrar):
+    """Adds one entry per scheduled task to the application's schedule source."""
+
+    _source: SpakkyScheduleSource
+    _timezone: str
+
+    def __init__(self, source: SpakkyScheduleSource, config: TaskiqConfig) -> None:
+        self._source = source
+        self._timezone = config.timezone
+
+    @override
+    def register(self, task_name: str, spec: ScheduleSpec) -> None:
+        task = to_scheduled_task(task_name, spec, self._timezone)
+        self._source.add(ScheduleEntry(spec=spec, task=task, timezone=self._timezone))

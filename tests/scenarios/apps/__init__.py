@@ -1,0 +1,1 @@
+"""The application of the shared scenarios; its handlers import no transport."""

@@ -1,0 +1,90 @@
+"""How each transport's worker and scheduler are started for the scenarios."""
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.brokers import Broker
+from tests.support.worker import quiet_options
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transport:
+    """One transport plugin, driven through its own command line."""
+
+    name: str
+    """``celery`` or ``taskiq``: the plugin the scenario application loads."""
+
+    cli: str
+    """Module of the plugin's command line."""
+
+    env_prefix: str
+    """Prefix of the transport's settings."""
+
+    queue_setting: str
+    """Setting (after the prefix) naming the queue workers consume."""
+
+    worker_ready: str
+    """Log line printed once the worker consumes."""
+
+    scheduler_command: str
+    """The command that runs ``@schedule`` methods."""
+
+    scheduler_ready: str
+    """Log line printed once the scheduler runs."""
+
+    @property
+    def target(self) -> str:
+        """The scenario application's factory for this transport."""
+        return f"tests.scenarios.apps.app:{self.name}_app"
+
+    def env(self, broker: Broker, queue: str) -> dict[str, str]:
+        """Settings pointing at ``broker``, its result backend and ``queue``."""
+        return {
+            f"{self.env_prefix}BROKER_URL": broker.url,
+            f"{self.env_prefix}RESULT_BACKEND": broker.backend_url,
+            f"{self.env_prefix}{self.queue_setting}": queue,
+        }
+
+    def worker_argv(self) -> list[str]:
+        """The worker command line."""
+        argv = [sys.executable, "-m", self.cli, "worker", self.target]
+        if self.name == "celery":
+            return [*argv, "--pool", "solo", *quiet_options("worker")]
+        return [*argv, "--workers", "1"]
+
+    def scheduler_argv(self, folder: Path) -> list[str]:
+        """The scheduler command line; ``folder`` may hold its state."""
+        argv = [sys.executable, "-m", self.cli, self.scheduler_command, self.target]
+        if self.name == "celery":
+            schedule = str(folder / "beat-schedule")
+            return [
+                *argv,
+                "--schedule",
+                schedule,
+                "--max-interval",
+                "1",
+                *quiet_options("beat"),
+            ]
+        return argv
+
+
+CELERY = Transport(
+    name="celery",
+    cli="spakky.plugins.celery.cli",
+    env_prefix="SPAKKY_CELERY__",
+    queue_setting="DEFAULT_QUEUE",
+    worker_ready="ready.",
+    scheduler_command="beat",
+    scheduler_ready="beat: Starting",
+)
+TASKIQ = Transport(
+    name="taskiq",
+    cli="spakky.plugins.taskiq.cli",
+    env_prefix="SPAKKY_TASKIQ__",
+    queue_setting="QUEUE",
+    worker_ready="Listening started.",
+    scheduler_command="scheduler",
+    scheduler_ready="Startup completed.",
+)
+TRANSPORTS = (CELERY, TASKIQ)
