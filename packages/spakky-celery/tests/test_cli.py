@@ -5,8 +5,8 @@ import io
 import pytest
 from celery import Celery
 
+from spakky.dispatch.core import ApplicationNotFoundError, load_application
 from spakky.plugins.celery import cli
-from spakky.plugins.celery.cli import ApplicationNotFoundError, load_application
 
 from . import cli_targets
 

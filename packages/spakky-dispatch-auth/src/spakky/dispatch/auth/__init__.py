@@ -9,6 +9,7 @@ or ERROR (``TaskAuthUnavailableError``, retried per ``TaskAuthConfig``).
 """
 
 from spakky.dispatch.auth.authorizer import TASK_BOUNDARY, TaskAuthorizer
+from spakky.dispatch.auth.components import AUTH_COMPONENTS
 from spakky.dispatch.auth.config import ENV_PREFIX, TaskAuthConfig
 from spakky.dispatch.auth.error import (
     AbstractSpakkyDispatchAuthError,
@@ -35,6 +36,7 @@ from spakky.dispatch.auth.propagator import (
 from spakky.dispatch.auth.startup import TaskAuthStartupValidationService
 
 __all__ = [
+    "AUTH_COMPONENTS",
     "AUTH_PROPAGATION_ORDER",
     "ENV_PREFIX",
     "SNAPSHOT_HEADER",

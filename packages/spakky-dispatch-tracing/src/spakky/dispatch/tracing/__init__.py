@@ -14,6 +14,7 @@ from spakky.dispatch.tracing.error import (
 )
 from spakky.dispatch.tracing.propagator import (
     TRACE_PROPAGATION_ORDER,
+    TRACING_COMPONENTS,
     TraceHeaderPropagator,
     TraceScope,
 )
@@ -27,6 +28,7 @@ from spakky.dispatch.tracing.validation import (
 __all__ = [
     "TRACEPARENT_HEADER",
     "TRACE_PROPAGATION_ORDER",
+    "TRACING_COMPONENTS",
     "AbstractSpakkyDispatchTracingError",
     "CompositeTracePropagator",
     "InvalidTracePropagatorError",

@@ -99,3 +99,7 @@ class TraceHeaderPropagator(IHeaderPropagator):
         """
         parent = self._composite.extract(carrier) if carrier else None
         return TraceContext.new_root() if parent is None else parent.child()
+
+
+TRACING_COMPONENTS: tuple[type, ...] = (TraceHeaderPropagator,)
+"""The pods a transport plugin adds for trace propagation."""

@@ -7,6 +7,7 @@ It imports no transport, tracing or auth package.
 """
 
 from spakky.dispatch.core.binding import TaskBinding, task_name_for
+from spakky.dispatch.core.components import CORE_COMPONENTS
 from spakky.dispatch.core.context import (
     TASK_CONTEXT_KEY,
     TaskExecution,
@@ -30,6 +31,7 @@ from spakky.dispatch.core.error import (
     TaskResultTimeoutError,
 )
 from spakky.dispatch.core.invoker import InvokerNotReadyError, TaskInvoker
+from spakky.dispatch.core.loading import ApplicationNotFoundError, load_application
 from spakky.dispatch.core.loop import EventLoopReentryError, EventLoopRunner
 from spakky.dispatch.core.memory import (
     InMemoryTaskResult,
@@ -65,9 +67,11 @@ from spakky.dispatch.core.schedule import (
 )
 
 __all__ = [
+    "CORE_COMPONENTS",
     "DEFAULT_OPTIONS",
     "TASK_CONTEXT_KEY",
     "AbstractSpakkyDispatchError",
+    "ApplicationNotFoundError",
     "BrokerUnavailableError",
     "CrontabSchedule",
     "DailySchedule",
@@ -110,6 +114,7 @@ __all__ = [
     "call_options",
     "current_task_execution",
     "dispatch_options",
+    "load_application",
     "merge_options",
     "schedule_spec_from_route",
     "task_name_for",

@@ -1,23 +1,10 @@
 """Plugin entry point: composes the core, the taskiq adapter and the aspects."""
 
-from spakky.auth.startup import auth_snapshot_propagation_config
 from spakky.core.application.application import SpakkyApplication
 from taskiq import AsyncBroker
 
-from spakky.dispatch.auth import (
-    AuthSnapshotPropagator,
-    TaskAuthConfig,
-    TaskAuthorizer,
-    TaskAuthStartupValidationService,
-)
-from spakky.dispatch.core import (
-    HeaderPropagation,
-    ITaskSender,
-    TaskDispatcher,
-    TaskInvoker,
-    TaskRegistrar,
-    TaskRegistry,
-)
+from spakky.dispatch.auth import AUTH_COMPONENTS
+from spakky.dispatch.core import CORE_COMPONENTS, ITaskSender
 from spakky.dispatch.taskiq import (
     BrokerLoop,
     SpakkyScheduleSource,
@@ -26,7 +13,7 @@ from spakky.dispatch.taskiq import (
     TaskiqScheduleRegistrar,
     TaskiqTaskSender,
 )
-from spakky.dispatch.tracing import TraceHeaderPropagator
+from spakky.dispatch.tracing import TRACING_COMPONENTS
 from spakky.plugins.taskiq.app import (
     TransportConflictError,
     default_taskiq_broker,
@@ -50,25 +37,15 @@ def initialize(app: SpakkyApplication) -> None:
         raise TransportConflictError(
             "an ITaskSender is registered already (is spakky-celery loaded too?)"
         )
-    _add_core(app)
+    for component in CORE_COMPONENTS:
+        app.add(component)
     _add_taskiq_transport(app)
-    _add_trace_propagation(app)
-    _add_auth_propagation(app)
+    for component in (*TRACING_COMPONENTS, *AUTH_COMPONENTS):
+        app.add(component)
     for component in (
         TaskiqTaskDispatchAspect,
         AsyncTaskiqTaskDispatchAspect,
         TaskiqPostProcessor,
-    ):
-        app.add(component)
-
-
-def _add_core(app: SpakkyApplication) -> None:
-    for component in (
-        TaskRegistry,
-        HeaderPropagation,
-        TaskDispatcher,
-        TaskInvoker,
-        TaskRegistrar,
     ):
         app.add(component)
 
@@ -84,33 +61,5 @@ def _add_taskiq_transport(app: SpakkyApplication) -> None:
         TaskiqScheduleRegistrar,
         TaskiqEndpointRegistrar,
         taskiq_scheduler,
-    ):
-        app.add(component)
-
-
-def _add_trace_propagation(app: SpakkyApplication) -> None:
-    """Trace context in task labels (spakky-dispatch-tracing), as spakky-celery does.
-
-    Workers run every task in a child span of the caller's trace, or in a new
-    root trace. Headers are written only by the container's ``ITracePropagator``
-    pods; add one (``spakky.tracing.PLUGIN_NAME`` brings ``W3CTracePropagator``).
-    """
-    app.add(TraceHeaderPropagator)
-
-
-def _add_auth_propagation(app: SpakkyApplication) -> None:
-    """Signed auth snapshots in task labels (spakky-dispatch-auth), as spakky-celery does.
-
-    Protected tasks are enforced on the worker, fail-closed. Snapshots are sent
-    only with ``SPAKKY_AUTH_SNAPSHOT_PROPAGATION_ENABLED=true`` and signed and
-    verified by the container's ``IAuthContextSnapshotSigner`` /
-    ``IAuthContextSnapshotVerifier`` (e.g. the spakky-cryptography plugin).
-    """
-    app.add(auth_snapshot_propagation_config)
-    for component in (
-        TaskAuthConfig,
-        TaskAuthorizer,
-        AuthSnapshotPropagator,
-        TaskAuthStartupValidationService,
     ):
         app.add(component)
