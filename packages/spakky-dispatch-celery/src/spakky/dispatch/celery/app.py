@@ -1,9 +1,19 @@
 """Building a Celery application from ``CeleryConfig``."""
 
 from celery import Celery
-from kombu.utils.url import maybe_sanitize_url
 
 from spakky.dispatch.celery.config import CeleryConfig
+from spakky.dispatch.celery.urls import masked_url, scheme_of
+
+PUBLISH_TIMEOUT_KEY = "spakky_publish_timeout"
+"""``app.conf`` key: seconds one publish may wait on the broker (None: no bound)."""
+
+MAX_HEADER_BYTES_KEY = "spakky_max_header_bytes"
+"""``app.conf`` key: budget in bytes of the propagation headers of one message."""
+
+_REDIS = frozenset({"redis", "rediss", "sentinel"})
+_AMQP = frozenset({"amqp", "amqps", "pyamqp"})
+_VISIBILITY = _REDIS | {"sqs", "SQS"}
 
 
 def build_celery_app(config: CeleryConfig) -> Celery:
@@ -28,6 +38,7 @@ def build_celery_app(config: CeleryConfig) -> Celery:
         enable_utc=config.enable_utc,
         broker_connection_timeout=config.broker_connection_timeout,
         broker_connection_retry_on_startup=True,
+        broker_transport_options=broker_transport_options(config),
         task_publish_retry=config.publish_retry,
         task_publish_retry_policy={
             "max_retries": config.publish_max_retries,
@@ -35,13 +46,50 @@ def build_celery_app(config: CeleryConfig) -> Celery:
             "interval_step": config.publish_retry_interval,
             "interval_max": config.publish_retry_interval,
         },
+        task_acks_late=config.task_acks_late,
+        task_reject_on_worker_lost=config.task_reject_on_worker_lost,
+        redis_socket_timeout=config.result_backend_timeout,
+        redis_socket_connect_timeout=config.result_backend_timeout,
         beat_schedule={},
     )
+    app.conf[PUBLISH_TIMEOUT_KEY] = config.broker_socket_timeout
+    app.conf[MAX_HEADER_BYTES_KEY] = config.max_header_bytes
+    if config.result_backend and scheme_of(config.result_backend) in _REDIS:
+        app.conf.result_backend_transport_options = {
+            "retry_policy": {
+                "max_retries": config.result_backend_max_retries,
+                "interval_start": 0,
+                "interval_step": 0.5,
+                "interval_max": 1,
+            }
+        }
     return app
 
 
-def masked_url(url: str | None) -> str:
-    """Return ``url`` with any password replaced by ``**``."""
-    if not url:
-        return "<not set>"
-    return str(maybe_sanitize_url(url))
+def broker_transport_options(config: CeleryConfig) -> dict[str, object]:
+    """Kombu transport options for the configured broker, bounding every wait.
+
+    Redis gets socket timeouts (a silent broker would otherwise block a
+    publish forever), AMQP publisher confirms (a publish is only done once
+    the broker has the message); ``BROKER_TRANSPORT_OPTIONS`` applies last.
+    """
+    scheme = scheme_of(config.broker_url.split(";")[0])
+    options: dict[str, object] = {}
+    if scheme in _REDIS:
+        options["socket_timeout"] = config.broker_socket_timeout
+        options["socket_connect_timeout"] = config.broker_connection_timeout
+    if scheme in _AMQP:
+        options["confirm_publish"] = config.publish_confirm
+    if scheme in _VISIBILITY and config.visibility_timeout is not None:
+        options["visibility_timeout"] = config.visibility_timeout
+    options.update(config.broker_transport_options)
+    return options
+
+
+__all__ = [
+    "MAX_HEADER_BYTES_KEY",
+    "PUBLISH_TIMEOUT_KEY",
+    "broker_transport_options",
+    "build_celery_app",
+    "masked_url",
+]

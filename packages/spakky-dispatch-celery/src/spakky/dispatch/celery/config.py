@@ -1,16 +1,19 @@
 """``CeleryConfig``: settings read from ``SPAKKY_CELERY__*`` environment variables."""
 
-from typing import Annotated, ClassVar
+import json
+from typing import Annotated, ClassVar, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kombu.exceptions import SerializerNotInstalled
 from kombu.serialization import dumps
-from pydantic import Field, ValidationError, field_validator
+from kombu.serialization import registry as _codecs  # type: ignore[attr-defined]
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from spakky.core.pod.annotations.lazy import Lazy
 from spakky.core.stereotype.configuration import Configuration
 
 from spakky.dispatch.celery.error import CeleryConfigurationError
+from spakky.dispatch.celery.urls import check_backend_url, check_broker_url
 
 ENV_PREFIX = "SPAKKY_CELERY__"
 """Prefix of every variable read by ``CeleryConfig``."""
@@ -18,13 +21,17 @@ ENV_PREFIX = "SPAKKY_CELERY__"
 SERIALIZERS = ("json", "pickle", "yaml", "msgpack")
 """Serializer names Celery understands."""
 
+UNSAFE_SERIALIZERS = frozenset({"pickle", "yaml"})
+"""Serializers whose decoding can run code chosen by whoever writes the message."""
+
+DEFAULT_MAX_HEADER_BYTES = 16384
+"""Default budget of the propagation headers of one message (names and values)."""
+
 
 def _split_list(value: object) -> object:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            import json
-
             return json.loads(text)
         return [item.strip() for item in text.split(",") if item.strip()]
     return value
@@ -43,6 +50,29 @@ def _check_serializer(name: str) -> str:
     return name
 
 
+_UNSAFE_CONTENT_TYPES = {
+    "application/x-python-serialize": "pickle",
+    "application/x-yaml": "yaml",
+}
+
+
+def _serializer_name(content: str) -> str:
+    """The serializer behind a content name or MIME type (``application/x-yaml``)."""
+    known = {**_UNSAFE_CONTENT_TYPES, **_codecs.type_to_name}
+    return str(known.get(content, content))
+
+
+def _parse_object(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise ValueError('must be a JSON object, e.g. {"visibility_timeout": 3600}')
+    return value
+
+
 @Lazy()
 @Configuration()
 class CeleryConfig(BaseSettings):
@@ -59,10 +89,10 @@ class CeleryConfig(BaseSettings):
         extra="ignore",
     )
 
-    broker_url: str = Field(min_length=1)
+    broker_url: str = Field(min_length=1, repr=False)
     """Broker URL, e.g. ``amqp://user:pass@host:5672//`` or ``redis://host:6379/0``."""
 
-    result_backend: str | None = None
+    result_backend: str | None = Field(default=None, repr=False)
     """Result backend URL; None stores no results."""
 
     app_name: str = "spakky-celery"
@@ -98,11 +128,56 @@ class CeleryConfig(BaseSettings):
     publish_retry_interval: float = Field(default=0.2, ge=0)
     """Seconds between publish retries."""
 
+    publish_confirm: bool = True
+    """Wait for the broker to confirm each publish (AMQP publisher confirms)."""
+
+    broker_socket_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a publish waits on a connected broker that does not answer."""
+
+    broker_transport_options: Annotated[dict[str, object], NoDecode] = {}
+    """Extra kombu transport options (JSON object), applied over ours."""
+
+    visibility_timeout: float | None = Field(default=None, gt=0)
+    """Redis/SQS: seconds before an unacknowledged message is delivered again."""
+
+    task_acks_late: bool = False
+    """Acknowledge a message after its task ran, not before (at-least-once)."""
+
+    task_reject_on_worker_lost: bool = False
+    """With late acks: redeliver a task whose worker process died while running it."""
+
+    result_backend_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to connect to, or wait for an answer from, the result backend."""
+
+    result_backend_max_retries: int = Field(default=3, ge=0)
+    """Retries of a result backend operation that lost its connection."""
+
+    max_header_bytes: int = Field(default=DEFAULT_MAX_HEADER_BYTES, gt=0)
+    """Budget in bytes of the propagation headers added to one message."""
+
+    allow_unsafe_serializers: bool = False
+    """Allow pickle and yaml, which can run code sent by anyone who can publish."""
+
     def __init__(self) -> None:
         try:
             super().__init__()
         except ValidationError as error:
             raise CeleryConfigurationError(_describe(error)) from None
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        return check_broker_url(value)
+
+    @field_validator("result_backend")
+    @classmethod
+    def _result_backend(cls, value: str | None) -> str | None:
+        return check_backend_url(value)
+
+    @field_validator("broker_transport_options", mode="before")
+    @classmethod
+    def _transport_options(cls, value: object) -> object:
+        return _parse_object(value)
 
     @field_validator("task_serializer", "result_serializer")
     @classmethod
@@ -141,15 +216,41 @@ class CeleryConfig(BaseSettings):
             ) from error
         return value
 
+    @model_validator(mode="after")
+    def _safe_serializers(self) -> Self:
+        if self.allow_unsafe_serializers:
+            return self
+        used = [
+            (variable, name)
+            for variable, names in (
+                ("TASK_SERIALIZER", [self.task_serializer]),
+                ("RESULT_SERIALIZER", [self.result_serializer]),
+                ("ACCEPT_CONTENT", self.accept_content),
+            )
+            for name in names
+            if _serializer_name(name) in UNSAFE_SERIALIZERS
+        ]
+        if used:
+            named = ", ".join(f"{ENV_PREFIX}{var}={name}" for var, name in used)
+            raise ValueError(
+                f"{named}: pickle and yaml messages can run any code chosen by "
+                "whoever can write to the broker or result backend; use json or "
+                "msgpack, or, only if every producer is trusted, set "
+                f"{ENV_PREFIX}ALLOW_UNSAFE_SERIALIZERS=true"
+            )
+        return self
+
 
 def _describe(error: ValidationError) -> str:
     problems = []
     for item in error.errors():
-        field = str(item["loc"][0]) if item["loc"] else "?"
-        variable = f"{ENV_PREFIX}{field.upper()}"
+        message = item["msg"].removeprefix("Value error, ")
+        if not item["loc"]:  # a check across variables names them itself
+            problems.append(message)
+            continue
+        variable = f"{ENV_PREFIX}{str(item['loc'][0]).upper()}"
         if item["type"] == "missing":
             problems.append(f"{variable} is required but not set")
         else:
-            message = item["msg"].removeprefix("Value error, ")
             problems.append(f"{variable}: {message}")
     return "; ".join(problems)

@@ -6,6 +6,8 @@ from typing import Any, override
 from celery import Celery, Task
 from spakky.core.pod.annotations.pod import Pod
 
+from spakky.dispatch.celery.consumer import CELERY_CONSUMER, GUARDED_CONSUMER
+from spakky.dispatch.celery.logs import install_rejection_log_filter
 from spakky.dispatch.core import (
     DuplicateTaskNameError,
     ITaskEndpointRegistrar,
@@ -30,7 +32,14 @@ class CeleryEndpointRegistrar(ITaskEndpointRegistrar):
     Endpoints are never shared tasks, so two applications in one process do
     not see each other's tasks. Each endpoint hands the received arguments and
     headers to the core's ``TaskInvoker``; a ``RetryableTaskError`` becomes a
-    Celery retry with the error's delay and retry bound.
+    Celery retry with the error's delay and retry bound. Headers that are not a
+    mapping (a foreign producer's ``headers`` field) are treated as absent.
+
+    Creating it also hardens the app's workers against bad messages: a
+    malformed message is rejected instead of stopping the worker
+    (``GuardedConsumer``, unless the app names its own ``worker_consumer``),
+    and rejection lines (unknown task names, undecodable messages) are short
+    and free of message contents.
     """
 
     _app: Celery
@@ -39,6 +48,9 @@ class CeleryEndpointRegistrar(ITaskEndpointRegistrar):
     def __init__(self, app: Celery, invoker: TaskInvoker) -> None:
         self._app = app
         self._invoker = invoker
+        if app.conf.worker_consumer in (None, CELERY_CONSUMER):
+            app.conf.worker_consumer = GUARDED_CONSUMER
+        install_rejection_log_filter()
 
     @override
     def register(self, binding: TaskBinding) -> None:
@@ -52,7 +64,7 @@ class CeleryEndpointRegistrar(ITaskEndpointRegistrar):
                     name,
                     args,
                     kwargs,
-                    request.headers or _NO_HEADERS,
+                    _headers_of(request.headers),
                     request.id,
                     request.retries,
                 )
@@ -83,3 +95,8 @@ class CeleryEndpointRegistrar(ITaskEndpointRegistrar):
             shared=False,
             lazy=False,
         )(run)
+
+
+def _headers_of(received: object) -> Mapping[str, object]:
+    """The received custom headers, or none when they are not a mapping."""
+    return received if isinstance(received, Mapping) else _NO_HEADERS

@@ -2,21 +2,35 @@
 
 import asyncio
 import time
+from collections.abc import Callable, Iterator
 from typing import Any, override
 
 from celery.backends.base import DisabledBackend
-from celery.exceptions import TimeoutError as CeleryTimeoutError
+from celery.exceptions import NotRegistered
 from celery.result import AsyncResult
 from spakky.task.interfaces.task_result import ITaskResult
 
-from spakky.dispatch.core import ResultBackendNotConfiguredError, TaskResultTimeoutError
+from spakky.dispatch.celery.error import ResultBackendUnavailableError
+from spakky.dispatch.celery.urls import masked_url, scrub
+from spakky.dispatch.core import (
+    ResultBackendNotConfiguredError,
+    TaskNotRegisteredError,
+    TaskResultTimeoutError,
+)
 
 _POLL_START = 0.005
 _POLL_MAX = 0.25
 
 
 class CeleryTaskResult[T](ITaskResult[T]):
-    """Handle on a dispatched Celery task."""
+    """Handle on a dispatched Celery task.
+
+    ``get`` and ``get_async`` share one wait: they poll the task's state with
+    a growing pause (at most 0.25 s), so every wait is bounded by the caller's
+    ``timeout`` and by the result backend's socket timeout, and an unreachable
+    backend is reported as ``ResultBackendUnavailableError``, never as the
+    task's own failure.
+    """
 
     __slots__ = ("_result",)
 
@@ -37,14 +51,24 @@ class CeleryTaskResult[T](ITaskResult[T]):
 
     @property
     def state(self) -> str:
-        """Celery state name: PENDING, STARTED, RETRY, FAILURE or SUCCESS."""
+        """Celery state name: PENDING, STARTED, RETRY, FAILURE or SUCCESS.
+
+        Raises:
+            ResultBackendNotConfiguredError: No result backend is configured.
+            ResultBackendUnavailableError: The backend cannot be read.
+        """
         self._require_backend()
-        return str(self._result.state)
+        return str(self._read(lambda: self._result.state))
 
     def ready(self) -> bool:
-        """Whether the task has finished (successfully or not)."""
+        """Whether the task has finished (successfully or not).
+
+        Raises:
+            ResultBackendNotConfiguredError: No result backend is configured.
+            ResultBackendUnavailableError: The backend cannot be read.
+        """
         self._require_backend()
-        return bool(self._result.ready())
+        return bool(self._read(self._result.ready))
 
     def revoke(self, *, terminate: bool = False) -> None:
         """Ask workers not to run the task (and to kill it if ``terminate``)."""
@@ -58,16 +82,12 @@ class CeleryTaskResult[T](ITaskResult[T]):
 
         Raises:
             ResultBackendNotConfiguredError: No result backend is configured.
+            ResultBackendUnavailableError: The backend cannot be read.
             TaskResultTimeoutError: The task did not finish within ``timeout``.
         """
-        self._require_backend()
-        try:
-            value: T = self._result.get(timeout=timeout, disable_sync_subtasks=False)
-        except CeleryTimeoutError as error:
-            raise TaskResultTimeoutError(
-                f"{self.task_id} not finished after {timeout}s"
-            ) from error
-        return value
+        for pause in self._pauses(timeout):
+            time.sleep(pause)
+        return self._value()
 
     @override
     async def get_async(self, timeout: float | None = None) -> T:
@@ -75,19 +95,49 @@ class CeleryTaskResult[T](ITaskResult[T]):
 
         Raises:
             ResultBackendNotConfiguredError: No result backend is configured.
+            ResultBackendUnavailableError: The backend cannot be read.
             TaskResultTimeoutError: The task did not finish within ``timeout``.
         """
+        for pause in self._pauses(timeout):
+            await asyncio.sleep(pause)
+        return self._value()
+
+    def _pauses(self, timeout: float | None) -> Iterator[float]:
+        """Pauses to wait between two looks at the state, until the task is done."""
         self._require_backend()
         deadline = None if timeout is None else time.monotonic() + timeout
-        delay = _POLL_START
-        while not self._result.ready():
-            if deadline is not None and time.monotonic() >= deadline:
+        pause = _POLL_START
+        while not self.ready():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
                 raise TaskResultTimeoutError(
                     f"{self.task_id} not finished after {timeout}s"
                 )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _POLL_MAX)
-        return self.get(timeout=timeout)
+            yield pause if left is None else min(pause, left)
+            pause = min(pause * 2, _POLL_MAX)
+
+    def _value(self) -> T:
+        # The finished state is cached by ``ready``: this reads no backend and
+        # re-raises the task's own exception when it failed.
+        try:
+            value: T = self._result.get(disable_sync_subtasks=False)
+        except NotRegistered as error:
+            name = error.args[0] if error.args else "?"
+            raise TaskNotRegisteredError(
+                f"the worker that received {self.task_id} has no task {name!r}: "
+                "it was renamed or removed, or that worker runs older code"
+            ) from error
+        return value
+
+    def _read[V](self, read: Callable[[], V]) -> V:
+        try:
+            return read()
+        except Exception as error:
+            url = self._result.app.conf.result_backend
+            raise ResultBackendUnavailableError(
+                f"state of {self.task_id} could not be read from "
+                f"{masked_url(url)}: {scrub(str(error) or type(error).__name__, url)}"
+            ) from error
 
     def _require_backend(self) -> None:
         if isinstance(self._result.backend, DisabledBackend):

@@ -1,25 +1,39 @@
 """``CeleryTaskSender``: the core's sending port over Celery ``send_task``."""
 
-from collections.abc import Mapping
+import socket
+from collections.abc import Iterator, Mapping
 from typing import Any, override
 
+from amqp.exceptions import MessageNacked
 from celery import Celery
 from kombu.exceptions import EncodeError, OperationalError
 from kombu.serialization import dumps
 from spakky.core.pod.annotations.pod import Pod
 from spakky.task.interfaces.task_result import ITaskResult
 
-from spakky.dispatch.celery.app import masked_url
-from spakky.dispatch.celery.error import ReservedHeaderError, UnknownQueueError
+from spakky.dispatch.celery.app import MAX_HEADER_BYTES_KEY, PUBLISH_TIMEOUT_KEY
+from spakky.dispatch.celery.config import DEFAULT_MAX_HEADER_BYTES
+from spakky.dispatch.celery.error import (
+    BrokerRejectedError,
+    PublishUnconfirmedError,
+    ReservedHeaderError,
+    UnknownQueueError,
+)
+from spakky.dispatch.celery.producer import TaskPublisher
 from spakky.dispatch.celery.result import CeleryTaskResult
+from spakky.dispatch.celery.urls import masked_url, scrub
 from spakky.dispatch.core import (
     DEFAULT_OPTIONS,
     BrokerUnavailableError,
     DispatchOptions,
     ITaskSender,
     TaskArgumentSerializationError,
+    TaskDispatchError,
     TaskMessage,
 )
+from spakky.dispatch.core.propagation import check_header_budget
+
+type _Errors = tuple[type[BaseException], ...]
 
 RESERVED_HEADERS = frozenset(
     {
@@ -63,38 +77,116 @@ class CeleryTaskSender(ITaskSender):
     """Publishes task messages with the application's Celery ``send_task``."""
 
     _app: Celery
+    _errors: tuple[_Errors, _Errors] | None
+    _publisher: TaskPublisher
 
     def __init__(self, app: Celery) -> None:
         self._app = app
+        self._errors = None
+        self._publisher = TaskPublisher(app)
 
     @override
     def send(self, message: TaskMessage) -> ITaskResult[Any]:
+        """Publish ``message``; every refusal happens before anything is sent.
+
+        Raises:
+            ReservedHeaderError: A header would overwrite a Celery field.
+            HeaderBudgetExceededError: The headers exceed the budget
+                (``app.conf.spakky_max_header_bytes``).
+            UnknownQueueError: The queue is not declared.
+            TaskArgumentSerializationError: An argument cannot be serialized.
+            BrokerUnavailableError: The broker could not be reached, or did not
+                answer, within the connection timeout and publish retries.
+            BrokerRejectedError: The broker refused the message.
+        """
         headers = message.headers
         if headers and not RESERVED_HEADERS.isdisjoint(headers):
             clash = sorted(RESERVED_HEADERS.intersection(headers))
             raise ReservedHeaderError(f"{message.task_name}: {clash}")
+        conf = self._app.conf
+        check_header_budget(
+            message.task_name,
+            headers,
+            int(conf.get(MAX_HEADER_BYTES_KEY) or DEFAULT_MAX_HEADER_BYTES),
+        )
         options = message.options
         if options.queue is not None:
             self._check_queue(message.task_name, options.queue)
+        failures: list[BaseException] = []  # of every publish attempt
         try:
-            result = self._app.send_task(
+            result = self._publisher.publish(
                 message.task_name,
-                args=message.args,
-                kwargs=dict(message.kwargs),
-                headers=dict(headers) if headers else None,
-                task_id=message.task_id,
-                **self._options(options),
+                message.args,
+                dict(message.kwargs),
+                dict(headers) if headers else None,
+                message.task_id,
+                {
+                    "retry_policy": {
+                        "errback": lambda error, _: failures.append(error)
+                    },
+                    **self._options(options),
+                    **self._publish_timeouts(),
+                },
             )
         except EncodeError as error:
             raise TaskArgumentSerializationError(
                 self._describe_unserializable(message, error)
             ) from error
-        except OperationalError as error:
-            raise BrokerUnavailableError(
-                f"{message.task_name} was not sent to "
-                f"{masked_url(self._app.conf.broker_url)}: {error}"
-            ) from error
+        except Exception as error:
+            mapped = self._broker_error(message.task_name, error, failures)
+            if mapped is None:
+                raise
+            raise mapped from error
         return CeleryTaskResult[Any](result)
+
+    def _publish_timeouts(self) -> dict[str, Any]:
+        """Bound the wait for a write or a publisher confirm on a silent broker."""
+        timeout = self._app.conf.get(PUBLISH_TIMEOUT_KEY)
+        if timeout is None:
+            return {}
+        return {"timeout": float(timeout), "confirm_timeout": float(timeout)}
+
+    def _broker_error(
+        self, task_name: str, error: Exception, failures: list[BaseException]
+    ) -> TaskDispatchError | None:
+        """Our error for a failed publish, or None when the broker is not at fault.
+
+        ``BrokerUnavailableError`` ("not sent") only when no attempt got a
+        connection; when one may have written the message before the broker
+        went silent, ``PublishUnconfirmedError`` says the task may still run.
+        """
+        lost, refused = self._transport_errors()
+        chain = list(_chain(error))
+        url = self._app.conf.broker_url
+        reason = scrub(_reason(chain), url, self._app.conf.result_backend)
+        if any(isinstance(e, (MessageNacked, *refused)) for e in chain):
+            return BrokerRejectedError(
+                f"{task_name} was refused by {masked_url(url)}: {reason}"
+            )
+        if not any(isinstance(e, (OperationalError, *lost)) for e in chain):
+            return None
+        if all(_never_connected(failure) for failure in [*failures, error]):
+            return BrokerUnavailableError(
+                f"{task_name} was not sent to {masked_url(url)}: {reason}"
+            )
+        return PublishUnconfirmedError(
+            f"{task_name} may have reached {masked_url(url)}: {reason}"
+        )
+
+    def _transport_errors(self) -> tuple[_Errors, _Errors]:
+        """The transport's own connection and channel error classes."""
+        if self._errors is None:
+            connection = self._app.connection_for_write()
+            try:
+                lost = tuple(
+                    kind
+                    for kind in connection.connection_errors
+                    if kind is not KeyError  # redis lists it; never a broker fault
+                )
+                self._errors = (lost, tuple(connection.channel_errors))
+            finally:
+                connection.release()
+        return self._errors
 
     def _options(self, options: DispatchOptions) -> dict[str, Any]:
         """The options that are set; unset ones keep Celery's configured defaults."""
@@ -154,3 +246,42 @@ class CeleryTaskSender(ITaskSender):
 
 def _items(kwargs: Mapping[str, object]) -> list[tuple[str, object]]:
     return list(kwargs.items())
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and the errors it was raised from, outermost first."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+_NO_CONNECTION = (
+    "connection refused",
+    "connecting to",
+    "name or service not known",
+    "no address associated",
+    "temporary failure in name resolution",
+)
+"""Texts of failures that happen before any byte of a message is written."""
+
+
+def _never_connected(error: BaseException) -> bool:
+    """Whether ``error`` shows that no connection existed to write a message to."""
+    for cause in _chain(error):
+        if isinstance(cause, (ConnectionRefusedError, socket.gaierror)):
+            return True
+        if any(text in str(cause).lower() for text in _NO_CONNECTION):
+            return True
+    return False
+
+
+def _reason(chain: list[BaseException]) -> str:
+    """The first error of ``chain`` that says something, with its type."""
+    for error in chain:
+        text = str(error).strip()
+        if text:
+            return text
+    return f"{type(chain[-1]).__name__} (the broker gave no reason)"

@@ -18,6 +18,7 @@ from spakky.dispatch.core.error import (
     AbstractSpakkyDispatchError,
     BrokerUnavailableError,
     DuplicateTaskNameError,
+    HeaderBudgetExceededError,
     HeaderPropagationError,
     InvalidDispatchOptionsError,
     InvalidScheduleRouteError,
@@ -55,7 +56,7 @@ from spakky.dispatch.core.ports import (
     ITaskEndpointRegistrar,
     ITaskSender,
 )
-from spakky.dispatch.core.propagation import HeaderPropagation
+from spakky.dispatch.core.propagation import HeaderPropagation, check_header_budget
 from spakky.dispatch.core.registrar import TaskRegistrar
 from spakky.dispatch.core.registry import TaskRegistry
 from spakky.dispatch.core.schedule import (
@@ -79,6 +80,7 @@ __all__ = [
     "DuplicateTaskNameError",
     "EventLoopReentryError",
     "EventLoopRunner",
+    "HeaderBudgetExceededError",
     "HeaderPropagation",
     "HeaderPropagationError",
     "IAsyncTaskSender",
@@ -112,6 +114,7 @@ __all__ = [
     "TaskResultError",
     "TaskResultTimeoutError",
     "call_options",
+    "check_header_budget",
     "current_task_execution",
     "dispatch_options",
     "load_application",

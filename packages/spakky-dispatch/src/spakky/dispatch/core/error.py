@@ -78,6 +78,16 @@ class TaskArgumentSerializationError(TaskDispatchError):
     )
 
 
+class HeaderBudgetExceededError(TaskDispatchError):
+    """The propagation headers of one message are larger than the transport allows."""
+
+    message = (
+        "Propagation headers exceed their size budget, so nothing was sent; carry "
+        "less context in headers (e.g. fewer claims in the auth snapshot) or raise "
+        "the transport's budget (for Celery: SPAKKY_CELERY__MAX_HEADER_BYTES)"
+    )
+
+
 class BrokerUnavailableError(TaskDispatchError):
     """The broker could not be reached within the configured time."""
 

@@ -1,0 +1,1 @@
+"""Benchmarks of spakky-celery against raw Celery: ``python -m benchmarks``."""
