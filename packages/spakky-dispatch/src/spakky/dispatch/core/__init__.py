@@ -6,6 +6,7 @@ dispatch and invocation pipelines, neutral schedules and an in-memory sender.
 It imports no transport, tracing or auth package.
 """
 
+from spakky.dispatch.core.aspects import AsyncTaskDispatchAspect, TaskDispatchAspect
 from spakky.dispatch.core.binding import TaskBinding, task_name_for
 from spakky.dispatch.core.components import CORE_COMPONENTS
 from spakky.dispatch.core.context import (
@@ -73,6 +74,7 @@ __all__ = [
     "TASK_CONTEXT_KEY",
     "AbstractSpakkyDispatchError",
     "ApplicationNotFoundError",
+    "AsyncTaskDispatchAspect",
     "BrokerUnavailableError",
     "CrontabSchedule",
     "DailySchedule",
@@ -101,6 +103,7 @@ __all__ = [
     "ScheduleSpec",
     "TaskArgumentSerializationError",
     "TaskBinding",
+    "TaskDispatchAspect",
     "TaskDispatchError",
     "TaskDispatcher",
     "TaskExecution",

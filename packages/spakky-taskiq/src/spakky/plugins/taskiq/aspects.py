@@ -1,61 +1,11 @@
-"""The dispatch aspects: ``@task`` calls go to the broker, or run inline in a worker."""
+"""The dispatch aspects of spakky-taskiq: the core's, under this plugin's names."""
 
-from inspect import iscoroutinefunction
-from typing import Any, override
+from spakky.dispatch.core.aspects import AsyncTaskDispatchAspect, TaskDispatchAspect
 
-from spakky.core.aop.aspect import Aspect, AsyncAspect
-from spakky.core.aop.interfaces.aspect import IAspect, IAsyncAspect
-from spakky.core.aop.pointcut import Around
-from spakky.core.common.types import AsyncFunc, Func
-from spakky.core.pod.annotations.order import Order
-from spakky.task import TaskRoute
+TaskiqTaskDispatchAspect = TaskDispatchAspect
+"""Sends calls of sync ``@task`` methods to the broker (inline inside a worker)."""
 
-from spakky.dispatch.core import TaskDispatcher
+AsyncTaskiqTaskDispatchAspect = AsyncTaskDispatchAspect
+"""Sends calls of async ``@task`` methods to the broker (inline inside a worker)."""
 
-
-def _is_sync_task(method: Func) -> bool:
-    return TaskRoute.exists(method) and not iscoroutinefunction(method)
-
-
-def _is_async_task(method: Func) -> bool:
-    return TaskRoute.exists(method) and iscoroutinefunction(method)
-
-
-@Order(1)
-@Aspect()
-class TaskiqTaskDispatchAspect(IAspect):
-    """Sends calls of sync ``@task`` methods to the taskiq broker."""
-
-    _dispatcher: TaskDispatcher
-
-    def __init__(self, dispatcher: TaskDispatcher) -> None:
-        self._dispatcher = dispatcher
-
-    @Around(_is_sync_task)
-    @override
-    def around(self, joinpoint: Func, *args: Any, **kwargs: Any) -> Any:
-        task = self._dispatcher.route(joinpoint)
-        if task is None:
-            return joinpoint(*args, **kwargs)
-        return self._dispatcher.dispatch(task, args, kwargs)
-
-
-@Order(1)
-@AsyncAspect()
-class AsyncTaskiqTaskDispatchAspect(IAsyncAspect):
-    """Sends calls of async ``@task`` methods to the taskiq broker."""
-
-    _dispatcher: TaskDispatcher
-
-    def __init__(self, dispatcher: TaskDispatcher) -> None:
-        self._dispatcher = dispatcher
-
-    @Around(_is_async_task)
-    @override
-    async def around_async(
-        self, joinpoint: AsyncFunc, *args: Any, **kwargs: Any
-    ) -> Any:
-        task = self._dispatcher.route(joinpoint)
-        if task is None:
-            return await joinpoint(*args, **kwargs)
-        return await self._dispatcher.dispatch_async(task, args, kwargs)
+__all__ = ["AsyncTaskiqTaskDispatchAspect", "TaskiqTaskDispatchAspect"]
