@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import redis
+from celery import Celery
 
 from spakky.dispatch.celery import CeleryTaskResult, CeleryTaskSender
 from spakky.dispatch.core import TaskMessage, TaskNotRegisteredError
@@ -40,6 +42,27 @@ LATE_ACKS = {
 def _jobs(count: int, prefix: str) -> list[str]:
     run = uuid.uuid4().hex[:6]
     return [f"{prefix}-{run}-{index:03d}" for index in range(count)]
+
+
+def _wait_none_in_flight(url: str, queue: str, count: int) -> None:
+    """Wait until every message is either queued or reserved by the worker.
+
+    kombu's Redis transport pops a message and then records it as unacked in a
+    second step; a worker killed between the two loses that message (a known
+    limit of the transport, stated in docs/reliability.md). The test kills the
+    worker outside that window, so it checks the guarantee we document:
+    everything delivered to a worker comes back.
+    """
+    client = redis.Redis.from_url(url)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if client.llen(queue) + client.hlen("unacked") >= count:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{count} messages never all queued or reserved")
+    finally:
+        client.close()
 
 
 def _kill(worker: WorkerProcess) -> None:
@@ -100,6 +123,9 @@ def test_worker_sigkilled_mid_task_with_late_acks_expect_redelivered_and_complet
                 for job in queued:
                     handler.record(job)
                 assert ledger.wait_for("start", [held], timeout=60) == {held}
+                if late_ack_broker.startswith("redis"):
+                    queue = application.container.get(Celery).conf.task_default_queue
+                    _wait_none_in_flight(late_ack_broker, queue, 1 + len(queued))
                 _kill(first)
                 first_log = first.log
             assert ledger.done()[held] == 0
