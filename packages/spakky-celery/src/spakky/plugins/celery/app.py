@@ -6,6 +6,7 @@ from spakky.core.pod.annotations.pod import Pod
 from spakky.core.pod.interfaces.application_context import IApplicationContext
 
 from spakky.dispatch.celery import CeleryConfig, build_celery_app
+from spakky.dispatch.core.startup import prefer_user_pod
 
 DEFAULT_CELERY_POD_NAME = "spakky_celery_default_app"
 """Pod name of the ``Celery`` app the plugin builds from ``CeleryConfig``."""
@@ -25,10 +26,4 @@ def prefer_user_celery_app(application_context: IApplicationContext) -> None:
     user's ``@Primary`` decides as usual. The default pod is lazy, so it is
     never built (and ``CeleryConfig`` never read) once a user pod exists.
     """
-    users = [
-        pod
-        for pod in application_context.pods.values()
-        if pod.is_family_with(Celery) and pod.name != DEFAULT_CELERY_POD_NAME
-    ]
-    if len(users) == 1:
-        application_context.bind_to_name(Celery, users[0].name)
+    prefer_user_pod(application_context, Celery, DEFAULT_CELERY_POD_NAME)

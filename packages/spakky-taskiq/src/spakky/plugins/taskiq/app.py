@@ -6,6 +6,7 @@ from spakky.core.pod.interfaces.application_context import IApplicationContext
 from taskiq import AsyncBroker, TaskiqScheduler
 
 from spakky.dispatch.core import AbstractSpakkyDispatchError, ITaskSender
+from spakky.dispatch.core.startup import prefer_user_pod
 from spakky.dispatch.taskiq import SpakkyScheduleSource, TaskiqConfig, build_broker
 
 DEFAULT_BROKER_POD_NAME = "spakky_taskiq_default_broker"
@@ -45,13 +46,7 @@ def prefer_user_broker(application_context: IApplicationContext) -> None:
     user's ``@Primary`` decides as usual. The default pod is lazy, so it is never
     built (and ``SPAKKY_TASKIQ__BROKER_URL`` never needed) once a user pod exists.
     """
-    users = [
-        pod
-        for pod in application_context.pods.values()
-        if pod.is_family_with(AsyncBroker) and pod.name != DEFAULT_BROKER_POD_NAME
-    ]
-    if len(users) == 1:
-        application_context.bind_to_name(AsyncBroker, users[0].name)
+    prefer_user_pod(application_context, AsyncBroker, DEFAULT_BROKER_POD_NAME)
 
 
 def refuse_second_transport(application_context: IApplicationContext) -> None:
