@@ -65,7 +65,12 @@ def test_result_backend_unreachable_expect_clear_error_in_bounded_time(
     before, during, after = (f"backend-{fault}-{run}-{n}" for n in range(3))
     try:
         with fault_worker(TARGET, "-P", "solo") as worker:
-            assert handler.record(before).get(timeout=60) == before
+            # Keep this handle alive through the outage: a handle collected
+            # while the backend is down queues an unsubscribe that Celery's
+            # result consumer retries only RESULT_BACKEND_MAX_RETRIES times
+            # before giving up for good (docs/reliability.md, Results).
+            first = handler.record(before)
+            assert first.get(timeout=60) == before
             with fault_report.fault(f"result backend {fault} while a caller waits"):
                 private_redis.stop() if fault == "stopped" else private_redis.freeze()
                 result = handler.record(during)
@@ -87,7 +92,7 @@ def test_result_backend_unreachable_expect_clear_error_in_bounded_time(
                 fault_report.tasks([before, during, after], ledger.done())
                 # Celery unsubscribes a handle when it is collected: do it
                 # while the backend is up, not at teardown when it is gone.
-                del raised, result
+                del raised, result, first
                 gc.collect()
             log = worker.log
     finally:
