@@ -1,6 +1,7 @@
 """Worker-side hardening: the guarded consumer, rejection log lines, endpoints."""
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -8,6 +9,7 @@ import pytest
 from celery import Celery
 from celery.worker.consumer import Consumer
 from celery.worker.consumer import consumer as celery_consumer
+from kombu.exceptions import MessageStateError
 
 from spakky.dispatch.celery import CeleryEndpointRegistrar, RejectedMessageLogFilter
 from spakky.dispatch.celery.consumer import (
@@ -21,34 +23,61 @@ from spakky.dispatch.core import TaskBinding, TaskInvoker
 
 
 class FakeMessage:
-    """The parts of a kombu message the consumer guard touches."""
+    """The parts of a kombu message the consumer guard touches.
+
+    Like kombu's, settling a message twice raises.
+    """
 
     def __init__(self, headers: object, *, acknowledged: bool = False) -> None:
         self.headers = headers
         self.acknowledged = acknowledged
         self.rejected = False
+        self.acked = False
+
+    def _settle(self) -> None:
+        if self.acknowledged:
+            raise MessageStateError("Message already acknowledged")
+        self.acknowledged = True
+
+    def ack_log_error(self, logger: object, errors: object) -> None:
+        self._settle()
+        self.acked = True
 
     def reject_log_error(self, logger: object, errors: object) -> None:
+        self._settle()
         self.rejected = True
+
+
+class FakeHub:
+    """kombu's hub as the consumer sees it: ``call_soon`` queues for the next
+    turn, and the callbacks of one turn run in no fixed order (kombu keeps them
+    in a set). Turns here run them in the worst order: last queued first."""
+
+    def __init__(self) -> None:
+        self.ready: list[Callable[[], object]] = []
+
+    def call_soon(self, callback: Callable[[], object]) -> Callable[[], object]:
+        self.ready.append(callback)
+        return callback
+
+    def run(self) -> None:
+        """Run turns until nothing is queued."""
+        while self.ready:
+            turn, self.ready = self.ready, []
+            for callback in reversed(turn):
+                callback()
 
 
 def _guarded(
     monkeypatch: pytest.MonkeyPatch, handle: Callable[[Any], Any]
-) -> tuple[Callable[[Any], Any], list[Callable[[], None]]]:
-    """A GuardedConsumer's handler over ``handle``; scheduled calls are returned."""
+) -> tuple[Callable[[Any], Any], GuardedConsumer, FakeHub]:
+    """A GuardedConsumer's handler over ``handle``, on a hub the test runs."""
     monkeypatch.setattr(Consumer, "create_task_handler", lambda self, *a, **k: handle)
     consumer = GuardedConsumer.__new__(GuardedConsumer)
-    scheduled: list[Callable[[], None]] = []
+    hub = FakeHub()
+    consumer.hub = hub
     consumer.connection_errors = (ConnectionError,)  # type: ignore[attr-defined]
-    consumer.call_soon_ack = (  # type: ignore[attr-defined]
-        lambda fn, *args: scheduled.append(lambda: fn(*args))
-    )
-    return consumer.create_task_handler(), scheduled
-
-
-def _run(scheduled: list[Callable[[], None]]) -> None:
-    for call in scheduled:
-        call()
+    return consumer.create_task_handler(), consumer, hub
 
 
 @pytest.mark.parametrize(
@@ -73,11 +102,11 @@ def test_guarded_consumer_malformed_message_expect_discarded_logged_not_passed_o
 ) -> None:
     """A message with a list as task name never reaches Celery's handler."""
     handled: list[object] = []
-    handler, scheduled = _guarded(monkeypatch, handled.append)
+    handler, _, hub = _guarded(monkeypatch, handled.append)
     message = FakeMessage({"task": ["a", "b"], "id": "m-1", "x": "secret-value"})
     with caplog.at_level(logging.ERROR):
         assert handler(message) is None
-    _run(scheduled)
+    hub.run()
     assert handled == []
     assert message.rejected
     assert "Could not handle a task message (id m-1)" in caplog.text
@@ -92,11 +121,11 @@ def test_guarded_consumer_handler_raises_expect_contained_and_discarded(
     def boom(message: object) -> None:
         raise ValueError("too many values to unpack " + "x" * 300)
 
-    handler, scheduled = _guarded(monkeypatch, boom)
+    handler, _, hub = _guarded(monkeypatch, boom)
     message = FakeMessage({"task": "t", "id": "m-2"})
     with caplog.at_level(logging.ERROR):
         handler(message)
-    _run(scheduled)
+    hub.run()
     assert message.rejected
     assert "handling it raised ValueError: too many values to unpack" in caplog.text
     assert "x" * 200 not in caplog.text
@@ -111,11 +140,48 @@ def test_guarded_consumer_message_already_acknowledged_expect_not_rejected(
         message.acknowledged = True
         raise RuntimeError("result backend down")
 
-    handler, scheduled = _guarded(monkeypatch, fails_after_ack)
+    handler, _, hub = _guarded(monkeypatch, fails_after_ack)
     message = FakeMessage({"task": "t", "id": "m-3"})
     handler(message)
-    _run(scheduled)
+    hub.run()
     assert not message.rejected
+
+
+def test_guarded_consumer_ack_queued_in_same_turn_expect_ack_wins_no_state_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Celery queued the acknowledgement, then storing the result failed.
+
+    The rejection must not run before that acknowledgement, whatever order the
+    hub runs one turn's callbacks in: a second settle raises MessageStateError,
+    which stops a real worker.
+    """
+    consumer: GuardedConsumer
+
+    def acks_then_fails(message: FakeMessage) -> None:
+        consumer.call_soon_ack(message.ack_log_error, None, ())
+        raise RuntimeError("result backend down")
+
+    handler, consumer, hub = _guarded(monkeypatch, acks_then_fails)
+    message = FakeMessage({"task": "t", "id": "m-5"})
+    handler(message)
+    hub.run()
+    assert message.acked
+    assert not message.rejected
+
+
+def test_guarded_consumer_without_hub_expect_discarded_after_pending_operations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Green-thread workers have no hub: the rejection waits in Celery's list."""
+    handler, consumer, _ = _guarded(monkeypatch, lambda message: 1 / 0)
+    consumer.hub = None
+    consumer._pending_operations = deque()
+    message = FakeMessage({"task": "t", "id": "m-6"})
+    handler(message)
+    assert not message.rejected
+    consumer.perform_pending_operations()
+    assert message.rejected
 
 
 def test_guarded_consumer_broker_connection_error_expect_raised_to_celery(
@@ -126,10 +192,10 @@ def test_guarded_consumer_broker_connection_error_expect_raised_to_celery(
     def lost(message: object) -> None:
         raise ConnectionError("broker gone")
 
-    handler, scheduled = _guarded(monkeypatch, lost)
+    handler, _, hub = _guarded(monkeypatch, lost)
     with pytest.raises(ConnectionError):
         handler(FakeMessage({"task": "t", "id": "m-4"}))
-    assert scheduled == []
+    assert hub.ready == []
 
 
 def test_guarded_consumer_good_message_expect_handled_normally(
@@ -137,11 +203,11 @@ def test_guarded_consumer_good_message_expect_handled_normally(
 ) -> None:
     """A well-formed message goes to Celery's handler and nothing else happens."""
     handled: list[object] = []
-    handler, scheduled = _guarded(monkeypatch, handled.append)
-    message = FakeMessage({"task": "t", "id": "m-5"})
+    handler, _, hub = _guarded(monkeypatch, handled.append)
+    message = FakeMessage({"task": "t", "id": "m-7"})
     handler(message)
     assert handled == [message]
-    assert scheduled == []
+    assert hub.ready == []
     assert not message.rejected
 
 

@@ -82,9 +82,12 @@ class GuardedConsumer(Consumer):
             task_id if isinstance(task_id, str) else "?",
             problem,
         )
-        # Queued behind any acknowledgement Celery already scheduled for it.
-        schedule: Callable[..., Any] = getattr(self, "call_soon_ack", self.call_soon)
-        schedule(self._discard, message)
+        # Celery queues its own acknowledgement of this message on the hub,
+        # whose callbacks of one loop turn run in no fixed order: rejecting in
+        # that same turn could beat the acknowledgement, which then fails with
+        # MessageStateError and stops the worker. So the rejection is queued
+        # from a callback of the next turn, after all Celery queued here.
+        self.call_soon(self.call_soon_ack, self._discard, message)
 
     def _discard(self, message: Message) -> None:
         if not message.acknowledged:
