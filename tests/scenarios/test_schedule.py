@@ -20,7 +20,8 @@ def test_scenario_schedules_expect_ticks_run_by_worker_in_root_traces(
 
     A schedule-only method and a ``@task`` + ``@schedule`` async method both
     run repeatedly in the worker process, each run in a trace of its own (the
-    scheduler has no caller); the latter is also dispatchable by a call.
+    scheduler has no caller); the latter is also dispatchable by a call. A
+    method with ``@schedule_options`` receives the declared arguments.
     """
     start = len(stack.read(RECORDS_VARIABLE))
 
@@ -31,7 +32,7 @@ def test_scenario_schedules_expect_ticks_run_by_worker_in_root_traces(
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
             names = [run["tick"] for run in ticks()]
-            if names.count("tick") >= 2 and names.count("tock") >= 2:
+            if all(names.count(name) >= 2 for name in ("tick", "tock", "report")):
                 break
             time.sleep(0.5)
         log = scheduler.log
@@ -52,3 +53,8 @@ def test_scenario_schedules_expect_ticks_run_by_worker_in_root_traces(
     assert scheduled[0]["pid"] != os.getpid()
     assert all(run["parent_span_id"] is None for run in scheduled)
     assert len({run["trace_id"] for run in scheduled}) == len(scheduled)
+    # @schedule_options: every run gets the declared arguments.
+    reports = [run for run in runs if run["tick"] == "report"]
+    assert len(reports) >= 2, log + stack.worker.log
+    assert {(run["region"], run["full"]) for run in reports} == {("eu", True)}
+    assert {run["pid"] for run in reports} == {scheduled[0]["pid"]}

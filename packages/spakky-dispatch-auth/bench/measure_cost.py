@@ -59,6 +59,7 @@ from spakky.dispatch.core import (
     IScheduleRegistrar,
     ITaskEndpointRegistrar,
     ITaskSender,
+    ScheduledCall,
     ScheduleSpec,
     TaskBinding,
     TaskDispatcher,
@@ -86,7 +87,7 @@ class NoSchedules(IScheduleRegistrar):
     """No transport: schedules are ignored."""
 
     @override
-    def register(self, task_name: str, spec: ScheduleSpec) -> None:
+    def register(self, task_name: str, spec: ScheduleSpec, call: ScheduledCall) -> None:
         pass
 
 

@@ -60,6 +60,7 @@ from spakky.dispatch.core import (
     IScheduleRegistrar,
     ITaskEndpointRegistrar,
     ITaskSender,
+    ScheduledCall,
     ScheduleSpec,
     TaskBinding,
     TaskDispatcher,
@@ -118,7 +119,7 @@ class RecordingScheduleRegistrar(IScheduleRegistrar):
         self.entries: list[tuple[str, ScheduleSpec]] = []
 
     @override
-    def register(self, task_name: str, spec: ScheduleSpec) -> None:
+    def register(self, task_name: str, spec: ScheduleSpec, call: ScheduledCall) -> None:
         self.entries.append((task_name, spec))
 
 

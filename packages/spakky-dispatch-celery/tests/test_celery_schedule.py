@@ -6,14 +6,24 @@ from zoneinfo import ZoneInfo
 import pytest
 from celery import Celery
 from celery.schedules import crontab, schedule
+from kombu import Queue
 from spakky.task import Month, Weekday
 
 from spakky.dispatch.celery import (
     CeleryScheduleRegistrar,
+    UnknownQueueError,
     celery_weekday,
     to_celery_schedule,
 )
-from spakky.dispatch.core import CrontabSchedule, DailySchedule, IntervalSchedule
+from spakky.dispatch.core import (
+    NO_ARGUMENTS,
+    CrontabSchedule,
+    DailySchedule,
+    DispatchOptions,
+    IntervalSchedule,
+    ScheduledCall,
+    TaskArgumentSerializationError,
+)
 
 
 def _app(timezone: str = "UTC") -> Celery:
@@ -100,19 +110,83 @@ def test_registrar_adds_entry_per_task_expect_beat_schedule() -> None:
     """Each registration adds one beat entry named after the task."""
     app = _app()
     registrar = CeleryScheduleRegistrar(app)
-    registrar.register("m.C.a", IntervalSchedule(every=timedelta(seconds=5)))
-    registrar.register("m.C.b", DailySchedule(hour=1, minute=2))
+    registrar.register(
+        "m.C.a", IntervalSchedule(every=timedelta(seconds=5)), NO_ARGUMENTS
+    )
+    registrar.register("m.C.b", DailySchedule(hour=1, minute=2), NO_ARGUMENTS)
     entries = app.conf.beat_schedule
     assert set(entries) == {"m.C.a", "m.C.b"}
     assert entries["m.C.a"]["task"] == "m.C.a"
+    assert (entries["m.C.a"]["args"], entries["m.C.a"]["kwargs"]) == ((), {})
+    assert "options" not in entries["m.C.a"]
     assert entries["m.C.b"]["schedule"].hour == {1}
+
+
+def test_registrar_call_expect_args_kwargs_and_send_options_in_entry() -> None:
+    """Beat sends the call's arguments with Celery's own send options."""
+    app = _app()
+    call = ScheduledCall(
+        args=(1, "eu"),
+        kwargs={"full": True},
+        options=DispatchOptions(
+            queue="reports",
+            routing_key="reports.nightly",
+            priority=7,
+            expires=3600.0,
+            time_limit=60.0,
+            ignore_result=True,
+        ),
+    )
+    CeleryScheduleRegistrar(app).register(
+        "m.C.report", DailySchedule(hour=2, minute=0), call
+    )
+    entry = app.conf.beat_schedule["m.C.report"]
+    assert entry["args"] == (1, "eu")
+    assert entry["kwargs"] == {"full": True}
+    assert entry["options"] == {
+        "queue": "reports",
+        "routing_key": "reports.nightly",
+        "exchange": app.conf.task_default_queue,
+        "priority": 7,
+        "expires": 3600.0,
+        "time_limit": 60.0,
+        "ignore_result": True,
+    }
+
+
+class Opaque:
+    """A value no serializer knows."""
+
+
+def test_registrar_unencodable_argument_expect_startup_error_naming_it() -> None:
+    """An argument JSON cannot carry fails registration, naming task and argument."""
+    app = _app()
+    call = ScheduledCall(kwargs={"since": Opaque()})
+    with pytest.raises(TaskArgumentSerializationError) as caught:
+        CeleryScheduleRegistrar(app).register(
+            "m.C.report", DailySchedule(hour=2, minute=0), call
+        )
+    assert "m.C.report: argument 'since' of type Opaque" in str(caught.value)
+    assert "@schedule_options" in str(caught.value)
+    assert "m.C.report" not in (app.conf.beat_schedule or {})
+
+
+def test_registrar_undeclared_queue_expect_startup_error() -> None:
+    """With queues declared, a beat entry for another queue is refused."""
+    app = _app()
+    app.conf.task_queues = [Queue("default"), Queue("mail")]
+    call = ScheduledCall(options=DispatchOptions(queue="reports"))
+    with pytest.raises(UnknownQueueError, match="'reports' is not among"):
+        CeleryScheduleRegistrar(app).register(
+            "m.C.report", DailySchedule(hour=2, minute=0), call
+        )
 
 
 def test_registrar_two_apps_expect_separate_beat_schedules() -> None:
     """Entries never leak from one Celery app into another."""
     first, second = _app(), _app()
     CeleryScheduleRegistrar(first).register(
-        "m.C.a", IntervalSchedule(every=timedelta(seconds=5))
+        "m.C.a", IntervalSchedule(every=timedelta(seconds=5)), NO_ARGUMENTS
     )
     assert "m.C.a" in first.conf.beat_schedule
     assert "m.C.a" not in (second.conf.beat_schedule or {})

@@ -1,6 +1,7 @@
 """Neutral schedules as taskiq scheduler entries, with our semantics kept."""
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,18 +11,24 @@ from taskiq.cli.scheduler.run import is_cron_task_now
 from taskiq.exceptions import ScheduledTaskCancelledError
 
 from spakky.dispatch.core import (
+    NO_ARGUMENTS,
     CrontabSchedule,
     DailySchedule,
+    DispatchOptions,
     IntervalSchedule,
     InvalidScheduleRouteError,
+    ScheduledCall,
+    TaskArgumentSerializationError,
 )
 from spakky.dispatch.taskiq import (
     ScheduleEntry,
     SpakkyScheduleSource,
     TaskiqScheduleRegistrar,
+    UnsupportedDispatchOptionError,
     cron_weekday,
     to_scheduled_task,
 )
+from spakky.dispatch.taskiq.message import Control
 
 from .conftest import ConfigFactory
 
@@ -155,7 +162,58 @@ def test_registrar_expect_entry_in_configured_timezone(
     """The registrar adds one entry per task, in SPAKKY_TASKIQ__TIMEZONE."""
     source = SpakkyScheduleSource()
     registrar = TaskiqScheduleRegistrar(source, make_config(timezone="Europe/Berlin"))
-    registrar.register("m.C.nightly", DailySchedule(hour=2, minute=30))
+    registrar.register("m.C.nightly", DailySchedule(hour=2, minute=30), NO_ARGUMENTS)
     entry = source.entries["m.C.nightly"]
     assert entry.timezone == "Europe/Berlin"
     assert (entry.task.cron, entry.task.cron_offset) == ("30 2 * * *", "Europe/Berlin")
+    assert (entry.task.args, entry.task.kwargs) == ([], {})
+
+
+def test_registrar_call_expect_arguments_and_labels_set_per_run(
+    make_config: ConfigFactory,
+) -> None:
+    """Arguments are in the entry; expires counts from each run, as a label."""
+    source = SpakkyScheduleSource()
+    call = ScheduledCall(
+        args=("eu",),
+        kwargs={"full": True},
+        options=DispatchOptions(expires=60.0, ignore_result=True),
+    )
+    TaskiqScheduleRegistrar(source, make_config()).register(
+        "m.C.report", DailySchedule(hour=2, minute=0), call
+    )
+    task = source.entries["m.C.report"].task
+    assert (task.args, task.kwargs) == (["eu"], {"full": True})
+    assert task.labels == {}
+    before = time.time()
+    source.pre_send(task)
+    control = Control.of(task.labels)
+    assert control.ignore_result
+    assert control.expires is not None
+    assert before + 60 <= control.expires <= time.time() + 60
+
+
+def test_registrar_unsupported_option_expect_startup_error(
+    make_config: ConfigFactory,
+) -> None:
+    """An option taskiq cannot honour fails registration, not the first run."""
+    source = SpakkyScheduleSource()
+    call = ScheduledCall(options=DispatchOptions(priority=5))
+    with pytest.raises(UnsupportedDispatchOptionError, match=r"m\.C\.report: priority"):
+        TaskiqScheduleRegistrar(source, make_config()).register(
+            "m.C.report", DailySchedule(hour=2, minute=0), call
+        )
+    assert source.entries == {}
+
+
+def test_registrar_unencodable_argument_expect_startup_error(
+    make_config: ConfigFactory,
+) -> None:
+    """An argument JSON cannot carry fails registration, naming it."""
+    source = SpakkyScheduleSource()
+    call = ScheduledCall(args=(object(),))
+    with pytest.raises(TaskArgumentSerializationError, match="argument 0 of type"):
+        TaskiqScheduleRegistrar(source, make_config()).register(
+            "m.C.report", DailySchedule(hour=2, minute=0), call
+        )
+    assert source.entries == {}

@@ -20,6 +20,7 @@ from spakky.dispatch.core import (
     InMemoryTaskSender,
     IScheduleRegistrar,
     ITaskEndpointRegistrar,
+    ScheduledCall,
     ScheduleSpec,
     TaskBinding,
     TaskDispatcher,
@@ -49,13 +50,16 @@ class RecordingScheduleRegistrar(IScheduleRegistrar):
     """Records every periodic entry a transport would create."""
 
     entries: list[tuple[str, ScheduleSpec]]
+    calls: dict[str, ScheduledCall]
 
     def __init__(self) -> None:
         self.entries = []
+        self.calls = {}
 
     @override
-    def register(self, task_name: str, spec: ScheduleSpec) -> None:
+    def register(self, task_name: str, spec: ScheduleSpec, call: ScheduledCall) -> None:
         self.entries.append((task_name, spec))
+        self.calls[task_name] = call
 
 
 @Pod()

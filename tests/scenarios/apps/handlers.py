@@ -40,6 +40,7 @@ from spakky.dispatch.core import (
     RetryPolicy,
     TaskDispatcher,
     current_task_execution,
+    schedule_options,
     task_options,
 )
 
@@ -223,6 +224,14 @@ class Ticker:
             RECORDS_VARIABLE, {"tick": "tock", "pid": os.getpid(), **observed_trace()}
         )
         return "tock"
+
+    @schedule(interval=timedelta(seconds=1))
+    @schedule_options(args=("eu",), kwargs={"full": True}, expires=30)
+    def report(self, region: str, *, full: bool = False) -> None:
+        append(
+            RECORDS_VARIABLE,
+            {"tick": "report", "region": region, "full": full, "pid": os.getpid()},
+        )
 
     @schedule(at=time(3, 0))
     def nightly(self) -> None:

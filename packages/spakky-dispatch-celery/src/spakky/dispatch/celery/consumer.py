@@ -87,7 +87,8 @@ class GuardedConsumer(Consumer):
         # that same turn could beat the acknowledgement, which then fails with
         # MessageStateError and stops the worker. So the rejection is queued
         # from a callback of the next turn, after all Celery queued here.
-        self.call_soon(self.call_soon_ack, self._discard, message)
+        settle: Callable[..., Any] = getattr(self, "call_soon_ack", self.call_soon)
+        self.call_soon(settle, self._discard, message)
 
     def _discard(self, message: Message) -> None:
         if not message.acknowledged:

@@ -6,12 +6,19 @@ from celery import Celery
 from celery.schedules import BaseSchedule, crontab, schedule
 from spakky.core.pod.annotations.pod import Pod
 
+from spakky.dispatch.celery.sender import (
+    check_queue,
+    send_options,
+    unserializable_argument,
+)
 from spakky.dispatch.core import (
     CrontabSchedule,
     DailySchedule,
     IntervalSchedule,
     IScheduleRegistrar,
+    ScheduledCall,
     ScheduleSpec,
+    TaskArgumentSerializationError,
 )
 
 
@@ -50,7 +57,12 @@ def to_celery_schedule(spec: ScheduleSpec, app: Celery) -> BaseSchedule:
 
 @Pod()
 class CeleryScheduleRegistrar(IScheduleRegistrar):
-    """Adds one ``beat_schedule`` entry per scheduled task, named after the task."""
+    """Adds one ``beat_schedule`` entry per scheduled task, named after the task.
+
+    The entry carries the scheduled call's arguments and its delivery options
+    (the task's ``@task_options`` with ``@schedule_options`` on top), so beat
+    sends it where, and how, a call from code would go.
+    """
 
     _app: Celery
 
@@ -58,12 +70,33 @@ class CeleryScheduleRegistrar(IScheduleRegistrar):
         self._app = app
 
     @override
-    def register(self, task_name: str, spec: ScheduleSpec) -> None:
-        entries = dict(self._app.conf.beat_schedule or {})
-        entries[task_name] = {
+    def register(self, task_name: str, spec: ScheduleSpec, call: ScheduledCall) -> None:
+        """Add the beat entry of ``task_name``.
+
+        Raises:
+            TaskArgumentSerializationError: The task serializer cannot encode
+                one of the call's arguments.
+            UnknownQueueError: The call's queue is not declared.
+        """
+        serializer = str(self._app.conf.task_serializer)
+        problem = unserializable_argument(task_name, call.args, call.kwargs, serializer)
+        if problem is not None:
+            raise TaskArgumentSerializationError(
+                f"{problem}; fix @schedule_options of the beat entry"
+            )
+        if call.options.queue is not None:
+            check_queue(self._app, task_name, call.options.queue)
+        entry: dict[str, object] = {
             "task": task_name,
             "schedule": to_celery_schedule(spec, self._app),
+            "args": call.args,
+            "kwargs": dict(call.kwargs),
         }
+        options = send_options(self._app, call.options)
+        if options:
+            entry["options"] = options
+        entries = dict(self._app.conf.beat_schedule or {})
+        entries[task_name] = entry
         self._app.conf.beat_schedule = entries
 
 

@@ -111,7 +111,7 @@ class CeleryTaskSender(ITaskSender):
         )
         options = message.options
         if options.queue is not None:
-            self._check_queue(message.task_name, options.queue)
+            check_queue(self._app, message.task_name, options.queue)
         failures: list[BaseException] = []  # of every publish attempt
         try:
             result = self._publisher.publish(
@@ -124,13 +124,18 @@ class CeleryTaskSender(ITaskSender):
                     "retry_policy": {
                         "errback": lambda error, _: failures.append(error)
                     },
-                    **self._options(options),
+                    **send_options(self._app, options),
                     **self._publish_timeouts(),
                 },
             )
         except EncodeError as error:
+            serializer = str(conf.task_serializer)
+            problem = unserializable_argument(
+                message.task_name, message.args, message.kwargs, serializer
+            )
             raise TaskArgumentSerializationError(
-                self._describe_unserializable(message, error)
+                problem
+                or f"{message.task_name}: cannot be encoded with {serializer} ({error})"
             ) from error
         except Exception as error:
             mapped = self._broker_error(message.task_name, error, failures)
@@ -188,60 +193,70 @@ class CeleryTaskSender(ITaskSender):
                 connection.release()
         return self._errors
 
-    def _options(self, options: DispatchOptions) -> dict[str, Any]:
-        """The options that are set; unset ones keep Celery's configured defaults."""
-        if options is DEFAULT_OPTIONS:
-            return {}
-        given = {
-            "queue": options.queue,
-            "routing_key": options.routing_key,
-            "exchange": self._exchange_for(options.routing_key),
-            "priority": options.priority,
-            "countdown": options.countdown,
-            "eta": options.eta,
-            "expires": options.expires,
-            "time_limit": options.time_limit,
-            "soft_time_limit": options.soft_time_limit,
-            "ignore_result": options.ignore_result,
-        }
-        return {name: value for name, value in given.items() if value is not None}
 
-    def _exchange_for(self, routing_key: str | None) -> str | None:
-        # Celery drops a routing key sent without an exchange (it publishes to
-        # the queue directly), so a routing key goes to the default exchange.
-        if routing_key is None:
-            return None
-        conf = self._app.conf
-        return str(conf.task_default_exchange or conf.task_default_queue)
+def send_options(app: Celery, options: DispatchOptions) -> dict[str, Any]:
+    """Celery's send options for ``options``; unset ones keep the configured defaults."""
+    if options is DEFAULT_OPTIONS:
+        return {}
+    given = {
+        "queue": options.queue,
+        "routing_key": options.routing_key,
+        "exchange": _exchange_for(app, options.routing_key),
+        "priority": options.priority,
+        "countdown": options.countdown,
+        "eta": options.eta,
+        "expires": options.expires,
+        "time_limit": options.time_limit,
+        "soft_time_limit": options.soft_time_limit,
+        "ignore_result": options.ignore_result,
+    }
+    return {name: value for name, value in given.items() if value is not None}
 
-    def _check_queue(self, task_name: str, queue: str) -> None:
-        declared = self._app.conf.task_queues
-        if declared and queue not in {q.name for q in declared}:
-            names = sorted(q.name for q in declared)
-            raise UnknownQueueError(
-                f"{task_name}: queue {queue!r} is not among the declared queues "
-                f"{names}; declare it in task_queues or use one of them"
+
+def _exchange_for(app: Celery, routing_key: str | None) -> str | None:
+    # Celery drops a routing key sent without an exchange (it publishes to
+    # the queue directly), so a routing key goes to the default exchange.
+    if routing_key is None:
+        return None
+    conf = app.conf
+    return str(conf.task_default_exchange or conf.task_default_queue)
+
+
+def check_queue(app: Celery, task_name: str, queue: str) -> None:
+    """Refuse a queue that is not declared, when queues are declared.
+
+    Raises:
+        UnknownQueueError: Names the declared queues.
+    """
+    declared = app.conf.task_queues
+    if declared and queue not in {q.name for q in declared}:
+        names = sorted(q.name for q in declared)
+        raise UnknownQueueError(
+            f"{task_name}: queue {queue!r} is not among the declared queues "
+            f"{names}; declare it in task_queues or use one of them"
+        )
+
+
+def unserializable_argument(
+    task_name: str,
+    args: tuple[object, ...],
+    kwargs: Mapping[str, object],
+    serializer: str,
+) -> str | None:
+    """Which argument ``serializer`` cannot encode, and why; None if all encode."""
+    named: list[tuple[str, object]] = [
+        (f"argument {index}", value) for index, value in enumerate(args)
+    ]
+    named += [(f"argument {name!r}", value) for name, value in _items(kwargs)]
+    for label, value in named:
+        try:
+            dumps(value, serializer=serializer)
+        except Exception as cause:
+            return (
+                f"{task_name}: {label} of type {type(value).__name__} "
+                f"cannot be encoded with {serializer} ({cause})"
             )
-
-    def _describe_unserializable(
-        self, message: TaskMessage, error: BaseException
-    ) -> str:
-        serializer = str(self._app.conf.task_serializer)
-        named: list[tuple[str, object]] = [
-            (f"argument {index}", value) for index, value in enumerate(message.args)
-        ]
-        named += [
-            (f"argument {name!r}", value) for name, value in _items(message.kwargs)
-        ]
-        for label, value in named:
-            try:
-                dumps(value, serializer=serializer)
-            except Exception as cause:
-                return (
-                    f"{message.task_name}: {label} of type {type(value).__name__} "
-                    f"cannot be encoded with {serializer} ({cause})"
-                )
-        return f"{message.task_name}: cannot be encoded with {serializer} ({error})"
+    return None
 
 
 def _items(kwargs: Mapping[str, object]) -> list[tuple[str, object]]:

@@ -9,6 +9,7 @@ once), and a crontab with both days of the month and weekdays runs when both
 match (cron, and so taskiq, runs when either does).
 """
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import override
@@ -17,16 +18,21 @@ from zoneinfo import ZoneInfo
 from spakky.core.pod.annotations.pod import Pod
 from taskiq import ScheduledTask, ScheduleSource
 from taskiq.exceptions import ScheduledTaskCancelledError
+from taskiq.serializers import JSONSerializer
 
 from spakky.dispatch.core import (
+    NO_ARGUMENTS,
     CrontabSchedule,
     DailySchedule,
     IntervalSchedule,
     InvalidScheduleRouteError,
     IScheduleRegistrar,
+    ScheduledCall,
     ScheduleSpec,
+    TaskArgumentSerializationError,
 )
 from spakky.dispatch.taskiq.config import TaskiqConfig
+from spakky.dispatch.taskiq.message import control_labels, refuse_unsupported
 
 
 def cron_weekday(iso_weekday: int) -> int:
@@ -39,12 +45,16 @@ def _field(values: tuple[int, ...] | None) -> str:
 
 
 def to_scheduled_task(
-    task_name: str, spec: ScheduleSpec, timezone: str
+    task_name: str,
+    spec: ScheduleSpec,
+    timezone: str,
+    call: ScheduledCall = NO_ARGUMENTS,
 ) -> ScheduledTask:
     """Translate a neutral schedule into a taskiq ``ScheduledTask``.
 
     The schedule id is the task name; daily and crontab entries are evaluated
-    in ``timezone``.
+    in ``timezone``; every run sends ``call``'s arguments (its options become
+    labels when it is sent, see ``SpakkyScheduleSource.pre_send``).
 
     Raises:
         InvalidScheduleRouteError: An interval that is not a whole number of
@@ -57,7 +67,7 @@ def to_scheduled_task(
                 f"{task_name}: taskiq's scheduler runs intervals of whole seconds "
                 f"(at least 1), got {spec.every!r}; round the interval"
             )
-        return _task(task_name, interval=timedelta(seconds=seconds))
+        return _task(task_name, call, interval=timedelta(seconds=seconds))
     if isinstance(spec, DailySchedule):
         cron = f"{spec.minute} {spec.hour} * * *"
     else:
@@ -75,11 +85,12 @@ def to_scheduled_task(
                 _field(weekdays),
             )
         )
-    return _task(task_name, cron=cron, cron_offset=timezone)
+    return _task(task_name, call, cron=cron, cron_offset=timezone)
 
 
 def _task(
     task_name: str,
+    call: ScheduledCall,
     *,
     interval: timedelta | None = None,
     cron: str | None = None,
@@ -88,8 +99,8 @@ def _task(
     return ScheduledTask(
         task_name=task_name,
         labels={},
-        args=[],
-        kwargs={},
+        args=list(call.args),
+        kwargs=dict(call.kwargs),
         schedule_id=task_name,
         interval=interval,
         cron=cron,
@@ -109,6 +120,9 @@ class ScheduleEntry:
 
     timezone: str
     """Timezone of daily and crontab specs."""
+
+    call: ScheduledCall = NO_ARGUMENTS
+    """Arguments and delivery options of every run."""
 
 
 @Pod()
@@ -155,11 +169,14 @@ class SpakkyScheduleSource(ScheduleSource):
             if task.schedule_id not in self._started:
                 self._started.add(task.schedule_id)
                 raise ScheduledTaskCancelledError()
-            return
-        if isinstance(spec, CrontabSchedule) and not _both_days_match(
+        elif isinstance(spec, CrontabSchedule) and not _both_days_match(
             spec, datetime.now(ZoneInfo(entry.timezone))
         ):
             raise ScheduledTaskCancelledError()
+        # Options such as expires count from this run, so they are set now.
+        task.labels.update(
+            control_labels(task.task_name, entry.call.options, time.time())
+        )
 
 
 def _both_days_match(spec: CrontabSchedule, now: datetime) -> bool:
@@ -181,6 +198,34 @@ class TaskiqScheduleRegistrar(IScheduleRegistrar):
         self._timezone = config.timezone
 
     @override
-    def register(self, task_name: str, spec: ScheduleSpec) -> None:
-        task = to_scheduled_task(task_name, spec, self._timezone)
-        self._source.add(ScheduleEntry(spec=spec, task=task, timezone=self._timezone))
+    def register(self, task_name: str, spec: ScheduleSpec, call: ScheduledCall) -> None:
+        """Add the entry of ``task_name``.
+
+        Raises:
+            UnsupportedDispatchOptionError: The call has an option taskiq
+                cannot honour.
+            TaskArgumentSerializationError: An argument cannot be encoded as JSON.
+            InvalidScheduleRouteError: The interval is not whole seconds.
+        """
+        refuse_unsupported(task_name, call.options)
+        _require_encodable(task_name, call)
+        task = to_scheduled_task(task_name, spec, self._timezone, call)
+        self._source.add(
+            ScheduleEntry(spec=spec, task=task, timezone=self._timezone, call=call)
+        )
+
+
+def _require_encodable(task_name: str, call: ScheduledCall) -> None:
+    serializer = JSONSerializer()
+    named: list[tuple[str, object]] = [
+        (f"argument {index}", value) for index, value in enumerate(call.args)
+    ]
+    named += [(f"argument {name!r}", value) for name, value in call.kwargs.items()]
+    for label, value in named:
+        try:
+            serializer.dumpb(value)
+        except Exception as error:
+            raise TaskArgumentSerializationError(
+                f"{task_name}: {label} of type {type(value).__name__} cannot be "
+                f"encoded as JSON ({error}); fix @schedule_options of the schedule"
+            ) from error

@@ -43,10 +43,12 @@ from spakky.dispatch.core.memory import (
 from spakky.dispatch.core.message import DEFAULT_OPTIONS, DispatchOptions, TaskMessage
 from spakky.dispatch.core.options import (
     RetryPolicy,
+    ScheduleOptions,
     TaskOptions,
     call_options,
     dispatch_options,
     merge_options,
+    schedule_options,
     task_options,
     validate_options,
 )
@@ -61,9 +63,11 @@ from spakky.dispatch.core.propagation import HeaderPropagation, check_header_bud
 from spakky.dispatch.core.registrar import TaskRegistrar
 from spakky.dispatch.core.registry import TaskRegistry
 from spakky.dispatch.core.schedule import (
+    NO_ARGUMENTS,
     CrontabSchedule,
     DailySchedule,
     IntervalSchedule,
+    ScheduledCall,
     ScheduleSpec,
     schedule_spec_from_route,
 )
@@ -71,6 +75,7 @@ from spakky.dispatch.core.schedule import (
 __all__ = [
     "CORE_COMPONENTS",
     "DEFAULT_OPTIONS",
+    "NO_ARGUMENTS",
     "TASK_CONTEXT_KEY",
     "AbstractSpakkyDispatchError",
     "ApplicationNotFoundError",
@@ -100,7 +105,9 @@ __all__ = [
     "ResultBackendNotConfiguredError",
     "RetryPolicy",
     "RetryableTaskError",
+    "ScheduleOptions",
     "ScheduleSpec",
+    "ScheduledCall",
     "TaskArgumentSerializationError",
     "TaskBinding",
     "TaskDispatchAspect",
@@ -122,6 +129,7 @@ __all__ = [
     "dispatch_options",
     "load_application",
     "merge_options",
+    "schedule_options",
     "schedule_spec_from_route",
     "task_name_for",
     "task_options",

@@ -8,7 +8,7 @@ from spakky.task import TaskAuthMetadata
 
 from spakky.dispatch.core.message import DEFAULT_OPTIONS, DispatchOptions
 from spakky.dispatch.core.options import RetryPolicy
-from spakky.dispatch.core.schedule import ScheduleSpec
+from spakky.dispatch.core.schedule import ScheduledCall, ScheduleSpec
 
 
 def task_name_for(handler_type: type[object], method_name: str) -> str:
@@ -52,6 +52,10 @@ class TaskBinding:
     schedule: ScheduleSpec | None = None
     """Beat schedule of the task, when it carries ``@schedule``."""
 
+    schedule_call: ScheduledCall | None = None
+    """What each scheduled run sends (``@schedule_options`` over the declared
+    options), when the task carries ``@schedule``."""
+
     auth: TaskAuthMetadata = field(default_factory=TaskAuthMetadata)
     """Auth requirements of the task, collected once at registration."""
 
@@ -69,6 +73,7 @@ class TaskBinding:
         *,
         dispatchable: bool = True,
         schedule: ScheduleSpec | None = None,
+        schedule_call: ScheduledCall | None = None,
         auth: TaskAuthMetadata | None = None,
         options: DispatchOptions = DEFAULT_OPTIONS,
         retry: RetryPolicy | None = None,
@@ -85,6 +90,7 @@ class TaskBinding:
             is_async=iscoroutinefunction(method),
             dispatchable=dispatchable,
             schedule=schedule,
+            schedule_call=schedule_call,
             auth=auth if auth is not None else TaskAuthMetadata(),
             options=options,
             retry=retry,

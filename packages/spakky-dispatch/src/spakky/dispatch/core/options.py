@@ -13,17 +13,19 @@ Example::
 """
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
+from types import MappingProxyType
 from typing import cast
 
 from spakky.core.common.annotation import FunctionAnnotation
 
 from spakky.dispatch.core.error import InvalidDispatchOptionsError
 from spakky.dispatch.core.message import DEFAULT_OPTIONS, DispatchOptions
+from spakky.dispatch.core.schedule import NO_ARGUMENTS, ScheduledCall
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,6 +108,64 @@ def task_options[T: Callable[..., object]](
     )
     validate_options(dispatch, where="@task_options")
     return cast(Callable[[T], T], TaskOptions(dispatch=dispatch, retry=retry))
+
+
+@dataclass
+class ScheduleOptions(FunctionAnnotation):
+    """What a ``@schedule`` method's periodic runs send, read once at registration."""
+
+    call: ScheduledCall = NO_ARGUMENTS
+    """Arguments and delivery options of every scheduled run."""
+
+
+def schedule_options[T: Callable[..., object]](
+    *,
+    args: tuple[object, ...] = (),
+    kwargs: Mapping[str, object] | None = None,
+    queue: str | None = None,
+    routing_key: str | None = None,
+    priority: int | None = None,
+    expires: float | None = None,
+    time_limit: float | None = None,
+    soft_time_limit: float | None = None,
+    ignore_result: bool | None = None,
+) -> Callable[[T], T]:
+    """Declare the arguments and delivery options of a ``@schedule`` method's runs.
+
+    The options apply on top of the task's ``@task_options``; ``expires``
+    counts from each run. At startup the registrar checks that the arguments
+    fit the method and that the transport can carry them.
+
+    Example::
+
+        @schedule(at=time(2, 0))
+        @schedule_options(kwargs={"region": "eu"}, queue="reports", expires=3600)
+        @task
+        def nightly_report(self, region: str = "all") -> None: ...
+
+    Raises:
+        InvalidDispatchOptionsError: The options contradict each other.
+    """
+    if not isinstance(args, tuple):
+        raise InvalidDispatchOptionsError(
+            f"@schedule_options: args must be a tuple, got {type(args).__name__}"
+        )
+    options = DispatchOptions(
+        queue=queue,
+        routing_key=routing_key,
+        priority=priority,
+        expires=expires,
+        time_limit=time_limit,
+        soft_time_limit=soft_time_limit,
+        ignore_result=ignore_result,
+    )
+    validate_options(options, where="@schedule_options")
+    call = ScheduledCall(
+        args=args,
+        kwargs=MappingProxyType(dict(kwargs or {})),
+        options=options,
+    )
+    return cast(Callable[[T], T], ScheduleOptions(call=call))
 
 
 _CALL_OPTIONS: ContextVar[DispatchOptions | None] = ContextVar(

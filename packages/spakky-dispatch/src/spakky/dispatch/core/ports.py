@@ -15,7 +15,7 @@ from spakky.task.interfaces.task_result import ITaskResult
 
 from spakky.dispatch.core.binding import TaskBinding
 from spakky.dispatch.core.message import TaskMessage
-from spakky.dispatch.core.schedule import ScheduleSpec
+from spakky.dispatch.core.schedule import ScheduledCall, ScheduleSpec
 
 
 class ITaskSender(ABC):
@@ -60,15 +60,18 @@ class IScheduleRegistrar(ABC):
     """Turns neutral schedules into the transport's periodic entries."""
 
     @abstractmethod
-    def register(self, task_name: str, spec: ScheduleSpec) -> None:
-        """Schedule ``task_name`` according to ``spec``.
+    def register(self, task_name: str, spec: ScheduleSpec, call: ScheduledCall) -> None:
+        """Schedule ``task_name`` according to ``spec``, sending ``call`` each time.
 
         Args:
             task_name: The registered task to run periodically.
             spec: When to run it.
+            call: The arguments and delivery options of every run.
 
         Raises:
             InvalidScheduleRouteError: The transport cannot express ``spec``.
+            AbstractSpakkyDispatchError: The transport cannot carry ``call``'s
+                arguments or honour its options (raised at startup).
         """
         ...
 
@@ -130,3 +133,12 @@ class IHeaderPropagator(ABC):
             A context manager entered before the task and exited after it.
         """
         ...
+
+    def needs_restore(self, task: TaskBinding) -> bool:
+        """Whether ``restore`` has anything to do for ``task`` (default: yes).
+
+        Answering False for a task lets the worker skip this propagator for
+        it; the answer is asked once per task and kept. A fail-closed
+        propagator raises here when it cannot decide (the task then fails).
+        """
+        return True

@@ -16,11 +16,20 @@ from spakky.dispatch.core.error import (
     DuplicateTaskNameError,
     InvalidTaskDefinitionError,
 )
-from spakky.dispatch.core.message import DEFAULT_OPTIONS
-from spakky.dispatch.core.options import TaskOptions
+from spakky.dispatch.core.message import DEFAULT_OPTIONS, DispatchOptions
+from spakky.dispatch.core.options import (
+    ScheduleOptions,
+    TaskOptions,
+    merge_options,
+    validate_options,
+)
 from spakky.dispatch.core.ports import IScheduleRegistrar, ITaskEndpointRegistrar
 from spakky.dispatch.core.registry import TaskRegistry
-from spakky.dispatch.core.schedule import schedule_spec_from_route
+from spakky.dispatch.core.schedule import (
+    NO_ARGUMENTS,
+    ScheduledCall,
+    schedule_spec_from_route,
+)
 
 
 @Pod()
@@ -88,7 +97,8 @@ class TaskRegistrar:
         for binding in bindings:
             self._endpoints.register(binding)
             if binding.schedule is not None:
-                self._schedules.register(binding.name, binding.schedule)
+                call = binding.schedule_call or NO_ARGUMENTS
+                self._schedules.register(binding.name, binding.schedule, call)
         self._registered_pods.add(pod.name)
         return bindings
 
@@ -100,24 +110,29 @@ class TaskRegistrar:
         schedule: ScheduleRoute | None,
     ) -> TaskBinding:
         handler_type = pod.type_
+        task_name = task_name_for(handler_type, name)
         method = getattr(handler_type, name)
-        if schedule is not None:
-            _require_no_arguments(handler_type, name, method)
-        spec = (
-            None
-            if schedule is None
-            else schedule_spec_from_route(
-                schedule, task_name=task_name_for(handler_type, name)
-            )
-        )
         declared = TaskOptions.get_or_none(method)
+        options = DEFAULT_OPTIONS if declared is None else declared.dispatch
+        scheduled = ScheduleOptions.get_or_none(method)
+        if schedule is None:
+            if scheduled is not None:
+                raise InvalidTaskDefinitionError(
+                    f"{task_name} has @schedule_options but no @schedule; add "
+                    "@schedule(...) or remove @schedule_options"
+                )
+            spec, call = None, None
+        else:
+            spec = schedule_spec_from_route(schedule, task_name=task_name)
+            call = _scheduled_call(task_name, method, options, scheduled)
         return TaskBinding.of(
             pod,
             name,
             dispatchable=route is not None,
             schedule=spec,
+            schedule_call=call,
             auth=collect_task_auth_metadata(method, owner_type=handler_type),
-            options=DEFAULT_OPTIONS if declared is None else declared.dispatch,
+            options=options,
             retry=None if declared is None else declared.retry,
         )
 
@@ -131,24 +146,40 @@ def _routed_methods(
     for name, member in getmembers(handler_type, predicate=isfunction):
         route = TaskRoute.get_or_none(member)
         schedule = ScheduleRoute.get_or_none(member)
-        if route is not None or schedule is not None:
+        if route is not None or schedule is not None or ScheduleOptions.exists(member):
             routed[name] = (route, schedule)
     return routed
 
 
-def _require_no_arguments(
-    handler_type: type[object], name: str, method: object
-) -> None:
-    parameters = list(signature(method).parameters.values())[1:]  # type: ignore[arg-type]
-    required = [
-        p.name
-        for p in parameters
-        if p.default is Parameter.empty
-        and p.kind not in (Parameter.VAR_POSITIONAL, Parameter.VAR_KEYWORD)
-    ]
-    if required:
+def _scheduled_call(
+    task_name: str,
+    method: object,
+    declared: DispatchOptions,
+    scheduled: ScheduleOptions | None,
+) -> ScheduledCall:
+    """The call each run sends; its arguments must fit the method's parameters."""
+    call = NO_ARGUMENTS if scheduled is None else scheduled.call
+    try:
+        signature(method).bind(None, *call.args, **call.kwargs)  # type: ignore[arg-type]
+    except TypeError as error:
+        if scheduled is None:
+            parameters = list(signature(method).parameters.values())[1:]  # type: ignore[arg-type]
+            required = [
+                p.name
+                for p in parameters
+                if p.default is Parameter.empty
+                and p.kind not in (Parameter.VAR_POSITIONAL, Parameter.VAR_KEYWORD)
+            ]
+            raise InvalidTaskDefinitionError(
+                f"{task_name} is a @schedule method but needs arguments "
+                f"{required}; the scheduler sends none unless "
+                "@schedule_options(args=..., kwargs=...) gives them, so give "
+                "them there or give the parameters defaults"
+            ) from error
         raise InvalidTaskDefinitionError(
-            f"{task_name_for(handler_type, name)} is a @schedule method but needs "
-            f"arguments {required}; the scheduler calls it without arguments, so "
-            "give them defaults"
-        )
+            f"{task_name}: @schedule_options(args={call.args!r}, "
+            f"kwargs={dict(call.kwargs)!r}) does not fit its parameters ({error})"
+        ) from error
+    options = merge_options(declared, call.options)
+    validate_options(options, where=f"{task_name}: @task_options + @schedule_options")
+    return ScheduledCall(args=call.args, kwargs=call.kwargs, options=options)

@@ -1,11 +1,14 @@
 """Neutral schedule specifications, translated by each transport's registrar."""
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import time, timedelta
+from types import MappingProxyType
 
 from spakky.task import Crontab, Month, ScheduleRoute, Weekday
 
 from spakky.dispatch.core.error import InvalidScheduleRouteError
+from spakky.dispatch.core.message import DEFAULT_OPTIONS, DispatchOptions
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +52,25 @@ class CrontabSchedule:
 
 type ScheduleSpec = IntervalSchedule | DailySchedule | CrontabSchedule
 """Any schedule a registrar must translate."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduledCall:
+    """What each run of a schedule sends: the arguments and delivery options."""
+
+    args: tuple[object, ...] = ()
+    """Positional arguments of every scheduled call."""
+
+    kwargs: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    """Keyword arguments of every scheduled call."""
+
+    options: DispatchOptions = DEFAULT_OPTIONS
+    """Delivery options: the task's declared ones with ``@schedule_options``
+    applied on top."""
+
+
+NO_ARGUMENTS = ScheduledCall()
+"""The call of a schedule that declares no ``@schedule_options``."""
 
 
 def schedule_spec_from_route(route: ScheduleRoute, *, task_name: str) -> ScheduleSpec:
