@@ -47,7 +47,8 @@ def _environment(work: Path) -> dict[str, str]:
     if not os.environ.get("SPAKKY_CELERY__BROKER_URL"):
         env["SPAKKY_CELERY__BROKER_URL"] = f"sqla+sqlite:///{work / 'broker.sqlite'}"
         env["SPAKKY_CELERY__RESULT_BACKEND"] = f"db+sqlite:///{work / 'results.sqlite'}"
-    env.setdefault("SPAKKY_CELERY__DEFAULT_QUEUE", f"quickstart-{os.getpid()}")
+    if not os.environ.get("SPAKKY_CELERY__DEFAULT_QUEUE"):
+        env["SPAKKY_CELERY__DEFAULT_QUEUE"] = f"quickstart-{os.getpid()}"
     return env
 
 
