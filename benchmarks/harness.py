@@ -4,7 +4,7 @@ import json
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,7 +26,11 @@ class Stat:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Row:
-    """One benchmark row: ours against its raw-Celery baseline, same run."""
+    """One benchmark row: ours against its raw baseline, same run.
+
+    ``transport`` is ``celery`` (the spakky-celery plugin against raw Celery) or
+    ``taskiq`` (the spakky-taskiq plugin against raw taskiq).
+    """
 
     section: str
     name: str
@@ -34,6 +38,7 @@ class Row:
     ours: Stat
     raw: Stat
     target: str = ""
+    transport: str = "celery"
     higher_is_better: bool = False
     notes: dict[str, object] = field(default_factory=dict)
 
@@ -71,6 +76,36 @@ def paired(
     return Stat.of(ours_s), Stat.of(raw_s)
 
 
+async def per_call_us_async(
+    call: Callable[[], Awaitable[object]], number: int
+) -> float:
+    """Mean time of one awaited call over ``number`` calls, in microseconds."""
+    start = time.perf_counter()
+    for _ in range(number):
+        await call()
+    return (time.perf_counter() - start) / number * 1e6
+
+
+async def paired_async(
+    ours: Callable[[], Awaitable[object]],
+    raw: Callable[[], Awaitable[object]],
+    *,
+    number: int,
+    repeat: int,
+) -> tuple[Stat, Stat]:
+    """``paired`` for awaited calls, all inside the caller's running loop."""
+    for call in (ours, raw):
+        for _ in range(max(number // 10, 3)):
+            await call()
+    ours_s: list[float] = []
+    raw_s: list[float] = []
+    for index in range(repeat):
+        order = ((ours, ours_s), (raw, raw_s))
+        for call, samples in order if index % 2 == 0 else reversed(order):
+            samples.append(await per_call_us_async(call, number))
+    return Stat.of(ours_s), Stat.of(raw_s)
+
+
 def machine() -> dict[str, object]:
     """What the numbers were measured on."""
     import os
@@ -93,7 +128,20 @@ def machine() -> dict[str, object]:
         "platform": platform.platform(),
         "celery": getattr(celery, "__version__", "?"),
         "kombu": getattr(kombu, "__version__", "?"),
+        **{
+            name: _version(name)
+            for name in ("taskiq", "taskiq-redis", "taskiq-aio-pika")
+        },
     }
+
+
+def _version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "?"
 
 
 def table(rows: list[Row]) -> str:
@@ -105,10 +153,17 @@ def table(rows: list[Row]) -> str:
     ]
     for row in rows:
         lines.append(
-            f"| {row.section} | {row.name} | {row.unit} | {_stat(row.ours)} "
+            f"| {_section(row)} | {row.name} | {row.unit} | {_stat(row.ours)} "
             f"| {_stat(row.raw)} | {row.ratio:.2f}x | {row.target} |"
         )
     return "\n".join(lines)
+
+
+def _section(row: Row) -> str:
+    """The section, naming the transport when it is not Celery."""
+    return (
+        row.section if row.transport == "celery" else f"{row.section} ({row.transport})"
+    )
 
 
 def _stat(stat: Stat) -> str:
