@@ -4,7 +4,9 @@
 a producer from the pool, routes the task, looks up its execution options,
 renders ``argsrepr`` with the pure-Python ``saferepr`` and has kombu re-check
 the queue declaration on every call. ``TaskPublisher`` keeps one producer per
-thread (and per process, so a forked worker never shares a parent's socket),
+thread (and per process, so a forked worker never shares a parent's socket;
+on a plain ``redis://`` broker its channel reuses one Redis client, see
+``redis_transport``),
 resolves routes once per task name when every route is a static mapping, and
 only lets kombu declare a queue its connection has not declared yet. It builds
 and sends the message with Celery's own ``amqp.create_task_message`` and
@@ -26,6 +28,8 @@ from celery.utils.nodenames import anon_nodename
 from celery.utils.saferepr import saferepr
 from kombu import Producer, Queue
 from kombu.utils.uuid import uuid
+
+from spakky.dispatch.celery.redis_transport import ClientReusingTransport
 
 _SLOW_PATH = frozenset({"countdown", "eta", "expires"})
 """Options whose rules only ``send_task`` applies (delayed delivery, expiry)."""
@@ -175,9 +179,21 @@ class TaskPublisher:
         producer: Producer | None = getattr(local, "producer", None)
         pid = os.getpid()
         if producer is None or local.pid != pid:
-            producer = self._app.amqp.Producer(self._app.connection_for_write())
+            connection = self._app.connection_for_write(**self._connection_options())
+            producer = self._app.amqp.Producer(connection)
             local.producer, local.pid = producer, pid
         return producer
+
+    def _connection_options(self) -> dict[str, Any]:
+        """Our Redis transport for plain ``redis://`` brokers, unless one is set."""
+        conf = self._app.conf
+        url = conf.broker_write_url or conf.broker_url
+        if conf.broker_transport or not isinstance(url, str):
+            return {}
+        schemes = {u.strip().partition("://")[0] for u in url.split(";") if u.strip()}
+        if schemes != {"redis"}:
+            return {}
+        return {"transport": ClientReusingTransport}
 
     def _route(
         self,
