@@ -6,7 +6,7 @@ from datetime import time, timedelta
 from spakky.core.pod.annotations.pod import Pod
 from spakky.task import Crontab, TaskHandler, Weekday, schedule, task
 
-from spakky.dispatch.core import RetryPolicy, task_options
+from spakky.dispatch.core import RetryPolicy, schedule_options, task_options
 
 
 @Pod()
@@ -68,7 +68,8 @@ class MaintenanceHandler:
     def health_check(self) -> None: ...
 
     @schedule(at=time(3, 0))
-    def daily_cleanup(self) -> None: ...
+    @schedule_options(kwargs={"days": 30})
+    def daily_cleanup(self, days: int) -> None: ...
 
     @schedule(crontab=Crontab(weekday=Weekday.MONDAY, hour=9))
     def weekly_report(self) -> None: ...

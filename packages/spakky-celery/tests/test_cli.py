@@ -56,6 +56,9 @@ def test_tasks_command_expect_every_task_and_schedule(
         in out
     )
     assert "MaintenanceHandler.weekly_report  [schedule]  <crontab: 0 9 * * 1" in out
+    assert "MaintenanceHandler.daily_cleanup  [schedule]  <crontab: 0 3 * * *" in out
+    assert "(scheduled as (days=30))\n" in out
+    assert ".eventually  [task]  (retries up to 3)\n" in out
 
 
 def test_usage_errors_expect_exit_two(capsys: pytest.CaptureFixture[str]) -> None:

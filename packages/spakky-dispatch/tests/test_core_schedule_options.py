@@ -11,6 +11,7 @@ from spakky.dispatch.core import (
     InvalidDispatchOptionsError,
     InvalidTaskDefinitionError,
     ScheduledCall,
+    binding_notes,
     schedule_options,
     task_name_for,
     task_options,
@@ -94,16 +95,20 @@ def test_schedule_options_not_fitting_expect_definition_error_naming_task() -> N
 
 def test_schedule_options_without_schedule_expect_definition_error() -> None:
     """Options for runs that never happen are a mistake, reported as such."""
-    with running_app(UnscheduledOptionsTasks, register=False) as app:
-        with pytest.raises(InvalidTaskDefinitionError, match="no @schedule"):
-            app.registrar.register_container(app.context)
+    with (
+        running_app(UnscheduledOptionsTasks, register=False) as app,
+        pytest.raises(InvalidTaskDefinitionError, match="no @schedule"),
+    ):
+        app.registrar.register_container(app.context)
 
 
 def test_schedule_options_merged_clash_expect_options_error() -> None:
     """Declared and schedule options are validated together."""
-    with running_app(LimitClashTasks, register=False) as app:
-        with pytest.raises(InvalidDispatchOptionsError, match="soft_time_limit"):
-            app.registrar.register_container(app.context)
+    with (
+        running_app(LimitClashTasks, register=False) as app,
+        pytest.raises(InvalidDispatchOptionsError, match="soft_time_limit"),
+    ):
+        app.registrar.register_container(app.context)
 
 
 @pytest.mark.parametrize(
@@ -126,3 +131,12 @@ def test_scheduled_call_defaults_expect_no_arguments() -> None:
     """A schedule without options sends nothing and keeps the defaults."""
     assert ScheduledCall() == NO_ARGUMENTS
     assert (NO_ARGUMENTS.args, dict(NO_ARGUMENTS.kwargs)) == ((), {})
+
+
+def test_binding_notes_expect_scheduled_arguments_and_retries() -> None:
+    """Listings show what each scheduled run sends and the retry budget."""
+    with running_app(ReportTasks) as app:
+        build = app.registry.get(task_name_for(ReportTasks, "build"))
+        tick = app.registry.get(task_name_for(ReportTasks, "tick"))
+    assert binding_notes(build) == ["scheduled as ('eu', full=True)"]
+    assert binding_notes(tick) == []

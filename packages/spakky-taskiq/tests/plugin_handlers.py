@@ -11,7 +11,11 @@ from spakky.core.pod.interfaces.aware.application_context_aware import (
 )
 from spakky.task import TaskHandler, schedule, task
 
-from spakky.dispatch.core import TaskDispatcher, current_task_execution
+from spakky.dispatch.core import (
+    TaskDispatcher,
+    current_task_execution,
+    schedule_options,
+)
 
 
 @Pod()
@@ -70,4 +74,5 @@ class Mailer(IApplicationContextAware):
     def digest(self) -> None: ...
 
     @schedule(at=time(3, 0))
-    def nightly(self) -> None: ...
+    @schedule_options(args=("eu",))
+    def nightly(self, region: str) -> None: ...

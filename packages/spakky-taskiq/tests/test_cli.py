@@ -58,7 +58,10 @@ def test_cli_tasks_expect_every_task_and_schedule_listed(
     assert f"  {prefix}.send  [task]\n" in out
     assert f"  {prefix}.send_async  [task, async]\n" in out
     assert f"  {prefix}.digest  [schedule]  every 0:05:00\n" in out
-    assert f"  {prefix}.nightly  [schedule]  cron '0 3 * * *' in UTC\n" in out
+    assert (
+        f"  {prefix}.nightly  [schedule]  cron '0 3 * * *' in UTC"
+        "  (scheduled as ('eu'))\n"
+    ) in out
 
 
 def test_load_application_started_expect_same_application(

@@ -22,6 +22,7 @@ from spakky.core.application.application import SpakkyApplication
 from spakky.dispatch.core import (
     AbstractSpakkyDispatchError,
     TaskRegistry,
+    binding_notes,
     load_application,
 )
 
@@ -51,7 +52,9 @@ def list_tasks(application: SpakkyApplication, out: TextIO) -> None:
         ]
         entry = beat.get(binding.name)
         when = f"  {entry['schedule']}" if entry is not None else ""
-        out.write(f"  {binding.name}  [{', '.join(kinds)}]{when}\n")
+        notes = binding_notes(binding)
+        more = f"  ({'; '.join(notes)})" if notes else ""
+        out.write(f"  {binding.name}  [{', '.join(kinds)}]{when}{more}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

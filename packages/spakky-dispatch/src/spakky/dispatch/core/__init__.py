@@ -7,7 +7,7 @@ It imports no transport, tracing or auth package.
 """
 
 from spakky.dispatch.core.aspects import AsyncTaskDispatchAspect, TaskDispatchAspect
-from spakky.dispatch.core.binding import TaskBinding, task_name_for
+from spakky.dispatch.core.binding import TaskBinding, binding_notes, task_name_for
 from spakky.dispatch.core.components import CORE_COMPONENTS
 from spakky.dispatch.core.context import (
     TASK_CONTEXT_KEY,
@@ -123,6 +123,7 @@ __all__ = [
     "TaskRegistry",
     "TaskResultError",
     "TaskResultTimeoutError",
+    "binding_notes",
     "call_options",
     "check_header_budget",
     "current_task_execution",

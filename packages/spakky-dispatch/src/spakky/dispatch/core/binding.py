@@ -95,3 +95,16 @@ class TaskBinding:
             options=options,
             retry=retry,
         )
+
+
+def binding_notes(binding: TaskBinding) -> list[str]:
+    """Short notes on a task for listings: its scheduled call and retry policy."""
+    notes: list[str] = []
+    call = binding.schedule_call
+    if call is not None and (call.args or call.kwargs):
+        arguments = [repr(value) for value in call.args]
+        arguments += [f"{name}={value!r}" for name, value in call.kwargs.items()]
+        notes.append(f"scheduled as ({', '.join(arguments)})")
+    if binding.retry is not None:
+        notes.append(f"retries up to {binding.retry.max_retries}")
+    return notes

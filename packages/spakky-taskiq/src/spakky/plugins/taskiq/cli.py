@@ -25,7 +25,11 @@ from taskiq.cli.scheduler.run import run_scheduler
 from taskiq.cli.worker.args import WorkerArgs
 from taskiq.cli.worker.run import run_worker
 
-from spakky.dispatch.core import AbstractSpakkyDispatchError, TaskRegistry
+from spakky.dispatch.core import (
+    AbstractSpakkyDispatchError,
+    TaskRegistry,
+    binding_notes,
+)
 from spakky.dispatch.taskiq import SpakkyScheduleSource
 from spakky.plugins.taskiq.loading import load_application
 from spakky.plugins.taskiq.target import APPLICATION_VARIABLE, TARGET
@@ -67,7 +71,9 @@ def list_tasks(application: SpakkyApplication, out: TextIO) -> None:
                 if task.interval is not None
                 else f"  cron {task.cron!r} in {task.cron_offset}"
             )
-        out.write(f"  {binding.name}  [{', '.join(kinds)}]{when}\n")
+        notes = binding_notes(binding)
+        more = f"  ({'; '.join(notes)})" if notes else ""
+        out.write(f"  {binding.name}  [{', '.join(kinds)}]{when}{more}\n")
 
 
 RECEIVER = "spakky.dispatch.taskiq.receiver:PromptReceiver"
