@@ -441,6 +441,21 @@ def test_unprotected_task_with_stray_snapshot_expect_unaffected(
     assert _runs(harness) == ["open_report", "open_report", "public_report"]
 
 
+def test_needs_restore_expect_only_protected_tasks(make_app: AppFactory) -> None:
+    """The worker enters the auth propagator for protected tasks only; called
+    anyway for an unprotected task, it admits without looking at the header."""
+    harness = make_app(ReportHandler)
+    propagator = harness.propagator
+    assert propagator.needs_restore(harness.binding(ReportHandler, "purge"))
+    assert propagator.needs_restore(harness.binding(ReportHandler, "whoami_async"))
+    unprotected = harness.binding(ReportHandler, "open_report")
+    assert not propagator.needs_restore(unprotected)
+    assert not propagator.needs_restore(harness.binding(ReportHandler, "public_report"))
+    harness.context.clear_context()
+    with propagator.restore({SNAPSHOT_HEADER: "garbage"}, unprotected):
+        assert harness.context.get_context_value(AUTH_CONTEXT_CONTEXT_KEY) is None
+
+
 def test_task_after_protected_task_expect_cleared_scope(make_app: AppFactory) -> None:
     """Each task starts from a cleared scope: no identity left by the previous one."""
     harness = make_app(ReportHandler, ScriptedChecker)

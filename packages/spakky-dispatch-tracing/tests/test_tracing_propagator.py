@@ -1,5 +1,7 @@
 """``TraceHeaderPropagator`` and ``TraceScope`` on their own."""
 
+from typing import override
+
 import pytest
 from spakky.core.pod.annotations.order import Order
 from spakky.core.pod.annotations.pod import Pod
@@ -10,9 +12,12 @@ from spakky.dispatch.tracing import (
     TRACE_PROPAGATION_ORDER,
     TraceHeaderPropagator,
     TraceScope,
+    is_valid_trace_context,
 )
+from spakky.dispatch.tracing import propagator as propagator_module
 
 from .tracing_fakes import (
+    MALFORMED_TRACEPARENTS,
     SPAN_ID,
     TRACE_ID,
     TRACEPARENT,
@@ -165,3 +170,78 @@ def test_trace_scope_block_replaces_context_expect_previous_back() -> None:
         TraceContext.set(TraceContext.new_root())
     assert TraceContext.get() is None
     assert ids(scope.context) is not None
+
+
+class _OtherW3C(W3CTracePropagator):
+    """A subclass: the propagator's own ``extract`` must be honoured."""
+
+    def __init__(self) -> None:
+        self.extracted: list[dict[str, str]] = []
+
+    @override
+    def extract(self, carrier: dict[str, str]) -> TraceContext | None:
+        self.extracted.append(dict(carrier))
+        return super().extract(carrier)
+
+
+@pytest.mark.parametrize(
+    "traceparent",
+    [
+        TRACEPARENT,
+        f"00-{TRACE_ID}-{SPAN_ID}-00",
+        f"00-{TRACE_ID}-{SPAN_ID}-ff",
+        *MALFORMED_TRACEPARENTS,
+    ],
+)
+def test_trace_header_propagator_w3c_only_expect_same_as_composite(
+    traceparent: str,
+) -> None:
+    """With only spakky-tracing's W3C propagator, the carried header gives the
+    context the composite gives (same trace, parent and flags; fresh span)."""
+    w3c_only = TraceHeaderPropagator([W3CTracePropagator()])
+    composite = TraceHeaderPropagator([W3CTracePropagator(), B3SinglePropagator()])
+    carrier = {"traceparent": traceparent}
+    fast, reference = w3c_only.context_for(carrier), composite.context_for(carrier)
+    assert fast.parent_span_id == reference.parent_span_id
+    assert fast.trace_flags == reference.trace_flags
+    if reference.parent_span_id is None:  # both new roots
+        assert fast.trace_id not in (TRACE_ID, reference.trace_id)
+    else:
+        assert fast.trace_id == reference.trace_id == TRACE_ID
+    assert fast.span_id not in (SPAN_ID, reference.span_id)
+    assert is_valid_trace_context(fast)
+
+
+def test_trace_header_propagator_w3c_subclass_expect_its_extract_used() -> None:
+    """A W3C subclass is not assumed to parse as spakky-tracing's does."""
+    subclass = _OtherW3C()
+    propagator = TraceHeaderPropagator([subclass])
+    context = propagator.context_for({"traceparent": TRACEPARENT})
+    assert subclass.extracted == [{"traceparent": TRACEPARENT}]
+    assert (context.trace_id, context.parent_span_id) == (TRACE_ID, SPAN_ID)
+
+
+def test_trace_header_propagator_w3c_only_missing_header_expect_root() -> None:
+    """A carrier without a ``traceparent`` starts a new root trace."""
+    propagator = TraceHeaderPropagator([W3CTracePropagator()])
+    context = propagator.context_for({"tracestate": "vendor=1"})
+    assert context.parent_span_id is None
+    assert is_valid_trace_context(context)
+
+
+def test_trace_header_propagator_new_ids_expect_never_all_zeros(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An all-zero id drawn from the generator is drawn again (W3C forbids it)."""
+    # root: all zeros, then a zero span id, then ok; child span: zero, then ok
+    draws = iter([0, 1 << 64, (1 << 64) | 2, 0, 5])
+
+    def getrandbits(bits: int) -> int:
+        return next(draws)
+
+    monkeypatch.setattr(propagator_module, "getrandbits", getrandbits)
+    propagator = TraceHeaderPropagator([W3CTracePropagator()])
+    root = propagator.context_for({})
+    child = propagator.context_for({"traceparent": TRACEPARENT})
+    assert (root.trace_id, root.span_id) == (f"{1:032x}", f"{2:016x}")
+    assert child.span_id == f"{5:016x}"

@@ -9,8 +9,9 @@ from spakky.dispatch.tracing import (
     is_valid_trace_context,
     is_valid_traceparent,
 )
+from spakky.dispatch.tracing.validation import parse_traceparent
 
-from .tracing_fakes import SPAN_ID, TRACE_ID, TRACEPARENT
+from .tracing_fakes import MALFORMED_TRACEPARENTS, SPAN_ID, TRACE_ID, TRACEPARENT
 
 
 def test_is_valid_traceparent_version_00_expect_true() -> None:
@@ -19,29 +20,29 @@ def test_is_valid_traceparent_version_00_expect_true() -> None:
     assert is_valid_traceparent(f"00-{TRACE_ID}-{SPAN_ID}-00")
 
 
-@pytest.mark.parametrize(
-    "value",
-    [
-        "",
-        "garbage",
-        TRACEPARENT[:-1],  # truncated
-        TRACEPARENT[:30],  # truncated mid trace id
-        f"ff-{TRACE_ID}-{SPAN_ID}-01",  # forbidden version
-        f"01-{TRACE_ID}-{SPAN_ID}-01",  # undefined version
-        f"01-{TRACE_ID}-{SPAN_ID}-01-extra",
-        f"00-{TRACE_ID}-{SPAN_ID}-01-extra",  # version 00 has exactly 4 parts
-        f"00-{TRACE_ID.upper()}-{SPAN_ID}-01",  # upper case
-        f" {TRACEPARENT}",  # surrounding whitespace
-        f"00-{'0' * 32}-{SPAN_ID}-01",  # all-zero trace id
-        f"00-{TRACE_ID}-{'0' * 16}-01",  # all-zero span id
-        f"00-{TRACE_ID}-{SPAN_ID}-1",
-        f"00_{TRACE_ID}_{SPAN_ID}_01",
-        f"00-{TRACE_ID}x-{SPAN_ID}-01",
-    ],
-)
+@pytest.mark.parametrize("value", MALFORMED_TRACEPARENTS)
 def test_is_valid_traceparent_malformed_expect_false(value: str) -> None:
     """Malformed, truncated and wrong-version values are refused."""
     assert not is_valid_traceparent(value)
+
+
+def test_parse_traceparent_valid_expect_ids_and_flags() -> None:
+    """A valid value gives the ids and flags ``from_traceparent`` reads."""
+    assert parse_traceparent(TRACEPARENT) == (TRACE_ID, SPAN_ID, 1)
+    assert parse_traceparent(f"00-{TRACE_ID}-{SPAN_ID}-00") == (TRACE_ID, SPAN_ID, 0)
+    assert parse_traceparent(f"00-{TRACE_ID}-{SPAN_ID}-ff") == (TRACE_ID, SPAN_ID, 255)
+    parsed = TraceContext.from_traceparent(f"00-{TRACE_ID}-{SPAN_ID}-0a")
+    assert parse_traceparent(f"00-{TRACE_ID}-{SPAN_ID}-0a") == (
+        parsed.trace_id,
+        parsed.span_id,
+        parsed.trace_flags,
+    )
+
+
+@pytest.mark.parametrize("value", MALFORMED_TRACEPARENTS)
+def test_parse_traceparent_malformed_expect_none(value: str) -> None:
+    """Exactly what ``is_valid_traceparent`` refuses parses to None."""
+    assert parse_traceparent(value) is None
 
 
 def test_admissible_header_traceparent_expect_checked() -> None:

@@ -9,6 +9,25 @@ TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 SPAN_ID = "b7ad6b7169203331"
 TRACEPARENT = f"00-{TRACE_ID}-{SPAN_ID}-01"
 
+MALFORMED_TRACEPARENTS = [
+    "",
+    "garbage",
+    TRACEPARENT[:-1],  # truncated
+    TRACEPARENT[:30],  # truncated mid trace id
+    f"ff-{TRACE_ID}-{SPAN_ID}-01",  # forbidden version
+    f"01-{TRACE_ID}-{SPAN_ID}-01",  # undefined version
+    f"01-{TRACE_ID}-{SPAN_ID}-01-extra",
+    f"00-{TRACE_ID}-{SPAN_ID}-01-extra",  # version 00 has exactly 4 parts
+    f"00-{TRACE_ID.upper()}-{SPAN_ID}-01",  # upper case
+    f" {TRACEPARENT}",  # surrounding whitespace
+    f"00-{'0' * 32}-{SPAN_ID}-01",  # all-zero trace id
+    f"00-{TRACE_ID}-{'0' * 16}-01",  # all-zero span id
+    f"00-{TRACE_ID}-{SPAN_ID}-1",
+    f"00_{TRACE_ID}_{SPAN_ID}_01",
+    f"00-{TRACE_ID}x-{SPAN_ID}-01",
+]
+"""Values ``is_valid_traceparent`` refuses."""
+
 
 class B3SinglePropagator(ITracePropagator):
     """The B3 single-header format: ``b3: {trace_id}-{span_id}-{sampled}``."""

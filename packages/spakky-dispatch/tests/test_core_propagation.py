@@ -1,7 +1,7 @@
 """``HeaderPropagation``: ordered, owned, string-only header propagation."""
 
 from collections.abc import Iterator, Mapping, MutableMapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any, override
 
 import pytest
@@ -302,4 +302,155 @@ def test_propagation_restore_refused_expect_outer_torn_down_inner_skipped() -> N
         ("AuthPropagator", "enter"),
         ("TracePropagator", "refuse"),
         ("AuthPropagator", "exit"),
+    ]
+
+
+class SelectivePropagator(RecordingPropagator):
+    """Restores only for the tasks named in ``tasks``; counts the questions."""
+
+    tasks: frozenset[str]
+    asked: list[str]
+
+    def __init__(self, log: Log, tasks: set[str]) -> None:
+        super().__init__(log)
+        self.tasks = frozenset(tasks)
+        self.asked = []
+
+    @override
+    def needs_restore(self, task: TaskBinding) -> bool:
+        self.asked.append(task.name)
+        if task.name == "broken":
+            raise LookupError("cannot decide")
+        return task.name in self.tasks
+
+
+@Order(5)
+class SuppressingPropagator(RecordingPropagator):
+    """Outermost; its context swallows any error (a misbehaving propagator)."""
+
+    @override
+    def restore(
+        self, carrier: Mapping[str, str], task: TaskBinding
+    ) -> AbstractContextManager[None]:
+        return suppress(Exception)
+
+
+def _binding(name: str) -> TaskBinding:
+    return TaskBinding(
+        name=name,
+        handler_type=TaskHolder,
+        method_name="run",
+        pod_name="task_holder",
+        is_async=False,
+    )
+
+
+def test_propagation_restore_not_needed_expect_skipped_and_asked_once() -> None:
+    """A propagator with nothing to do for a task is not entered; asked once."""
+    log: Log = []
+    selective = SelectivePropagator(log, {"wanted"})
+    propagation = HeaderPropagation([selective, AuthPropagator(log)])
+    other = _binding("other")
+    for _ in range(3):
+        with propagation.restore({}, other):
+            log.append(("task", "run", None))
+    with propagation.restore({}, _binding("wanted")):
+        log.append(("task", "run", None))
+    events = [(label, event) for label, event, _ in log]
+    assert events[:3] == [
+        ("AuthPropagator", "enter"),
+        ("task", "run"),
+        ("AuthPropagator", "exit"),
+    ]
+    assert ("SelectivePropagator", "enter") not in events[:9]
+    assert events[9:] == [
+        ("AuthPropagator", "enter"),
+        ("SelectivePropagator", "enter"),
+        ("task", "run"),
+        ("SelectivePropagator", "exit"),
+        ("AuthPropagator", "exit"),
+    ]
+    assert selective.asked == ["other", "wanted"]
+
+
+def test_propagation_restore_none_needed_expect_body_runs_alone() -> None:
+    """When no propagator restores anything for a task, only the body runs."""
+    log: Log = []
+    propagation = HeaderPropagation([SelectivePropagator(log, set())])
+    with propagation.restore({"SelectivePropagator": "x"}, TASK):
+        log.append(("task", "run", None))
+    assert log == [("task", "run", None)]
+
+
+def test_propagation_restore_cannot_decide_expect_error_and_asked_again() -> None:
+    """A propagator that cannot decide fails the task, every time it arrives."""
+    log: Log = []
+    selective = SelectivePropagator(log, set())
+    propagation = HeaderPropagation([selective])
+    for _ in range(2):
+        with pytest.raises(LookupError, match="cannot decide"):
+            propagation.restore({}, _binding("broken"))
+    assert selective.asked == ["broken", "broken"]
+    assert log == []
+
+
+def test_propagation_restore_new_binding_same_name_expect_asked_again() -> None:
+    """A task re-bound under the same name gets its own decision."""
+    log: Log = []
+    selective = SelectivePropagator(log, {"wanted"})
+    propagation = HeaderPropagation([selective])
+    first, second = _binding("wanted"), _binding("wanted")
+    for binding in (first, first, second):
+        with propagation.restore({}, binding):
+            pass
+    assert selective.asked == ["wanted", "wanted"]
+    assert [event for _, event, _ in log] == ["enter", "exit"] * 3
+
+
+def test_propagation_restore_single_propagator_expect_only_own_str_headers() -> None:
+    """Alone, a propagator still sees only its own string headers."""
+    log: Log = []
+    propagation = HeaderPropagation([TracePropagator(log, names={"a", "b", "c"})])
+    with propagation.restore({"a": "1", "b": 2, "x": "3"}, TASK):
+        pass
+    with propagation.restore({}, TASK):
+        pass
+    assert [carrier for _, event, carrier in log if event == "enter"] == [
+        {"a": "1"},
+        {},
+    ]
+
+
+def test_propagation_restore_single_propagator_raises_expect_teardown() -> None:
+    """Alone, a propagator's context is still torn down when the task raises."""
+    log: Log = []
+    propagation = HeaderPropagation([TracePropagator(log)])
+    with pytest.raises(LookupError):  # noqa: SIM117
+        with propagation.restore({}, TASK):
+            raise LookupError("task failed")
+    assert [event for _, event, _ in log] == ["enter", "exit"]
+
+
+def test_propagation_restore_refusal_suppressed_by_outer_expect_still_raised() -> None:
+    """A refusal stops the task even if an outer propagator would swallow it."""
+    log: Log = []
+    ran: list[bool] = []
+    propagation = HeaderPropagation(
+        [SuppressingPropagator(log), TracePropagator(log, refuse=True)]
+    )
+    with pytest.raises(PermissionError, match="TracePropagator"):  # noqa: SIM117
+        with propagation.restore({}, TASK):
+            ran.append(True)
+    assert ran == []
+
+
+def test_propagation_restore_body_error_suppressed_expect_swallowed() -> None:
+    """A propagator may still suppress the task's own error, as a ``with`` would."""
+    log: Log = []
+    propagation = HeaderPropagation([SuppressingPropagator(log), TracePropagator(log)])
+    with propagation.restore({}, TASK):
+        raise LookupError("swallowed")
+    assert [(label, event) for label, event, _ in log] == [
+        ("TracePropagator", "enter"),
+        ("TracePropagator", "exit"),
     ]

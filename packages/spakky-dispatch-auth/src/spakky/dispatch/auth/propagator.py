@@ -163,6 +163,16 @@ class AuthSnapshotPropagator(IHeaderPropagator, IApplicationContextAware):
             self._context(), self._authorizer, plan, carrier.get(SNAPSHOT_HEADER)
         )
 
+    @override
+    def needs_restore(self, task: TaskBinding) -> bool:
+        """Only protected tasks are admitted; unprotected ones skip this propagator.
+
+        Raises:
+            InvalidTaskAuthDefinitionError: The task's auth metadata cannot be
+                enforced; the task fails instead of running unchecked.
+        """
+        return self.plan_for(task).protected
+
     def plan_for(self, task: TaskBinding) -> TaskAuthPlan:
         """Return the task's auth plan, compiled on first use and kept.
 

@@ -59,15 +59,14 @@ class CeleryEndpointRegistrar(ITaskEndpointRegistrar):
 
         def run(task: Task[Any, Any], *args: Any, **kwargs: Any) -> object:
             request = task.request
+            received = request.headers
+            headers: Mapping[str, object] = (
+                received
+                if type(received) is dict or isinstance(received, Mapping)
+                else _NO_HEADERS
+            )
             try:
-                return invoke(
-                    name,
-                    args,
-                    kwargs,
-                    _headers_of(request.headers),
-                    request.id,
-                    request.retries,
-                )
+                return invoke(name, args, kwargs, headers, request.id, request.retries)
             except RetryableTaskError as error:
                 raise task.retry(
                     exc=error.final_error or error,
@@ -95,8 +94,3 @@ class CeleryEndpointRegistrar(ITaskEndpointRegistrar):
             shared=False,
             lazy=False,
         )(run)
-
-
-def _headers_of(received: object) -> Mapping[str, object]:
-    """The received custom headers, or none when they are not a mapping."""
-    return received if isinstance(received, Mapping) else _NO_HEADERS

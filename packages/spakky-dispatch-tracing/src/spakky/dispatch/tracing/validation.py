@@ -12,7 +12,7 @@ from spakky.tracing import TraceContext
 TRACEPARENT_HEADER: Final = "traceparent"
 """The W3C Trace Context header that carries the parent span."""
 
-_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _SPAN_ID = re.compile(r"[0-9a-f]{16}")
 _ZERO_TRACE_ID: Final = "0" * 32
@@ -32,6 +32,18 @@ def is_valid_traceparent(value: str) -> bool:
     return (
         match is not None and match[1] != _ZERO_TRACE_ID and match[2] != _ZERO_SPAN_ID
     )
+
+
+def parse_traceparent(value: str) -> tuple[str, str, int] | None:
+    """Return the trace id, span id and flags of a valid ``traceparent``.
+
+    None when ``is_valid_traceparent(value)`` is false; the fields are those
+    ``TraceContext.from_traceparent`` reads from such a value.
+    """
+    match = _TRACEPARENT.fullmatch(value)
+    if match is None or match[1] == _ZERO_TRACE_ID or match[2] == _ZERO_SPAN_ID:
+        return None
+    return match[1], match[2], int(match[3], 16)
 
 
 def is_valid_trace_context(context: object) -> TypeGuard[TraceContext]:

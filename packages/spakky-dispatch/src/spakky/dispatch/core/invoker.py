@@ -4,14 +4,18 @@ import asyncio
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import copy_context
+from inspect import ismethod
 from typing import Any, cast
 
+from spakky.core.aop.aspect import Aspect, AsyncAspect
+from spakky.core.common.proxy import ProxyFactory
 from spakky.core.pod.annotations.pod import Pod
 from spakky.core.pod.interfaces.application_context import IApplicationContext
 from spakky.core.pod.interfaces.aware.application_context_aware import (
     IApplicationContextAware,
 )
 
+from spakky.dispatch.core.aspects import AsyncTaskDispatchAspect, TaskDispatchAspect
 from spakky.dispatch.core.binding import TaskBinding
 from spakky.dispatch.core.context import TASK_CONTEXT_KEY, TaskExecution
 from spakky.dispatch.core.error import AbstractSpakkyDispatchError, RetryableTaskError
@@ -21,6 +25,10 @@ from spakky.dispatch.core.propagation import HeaderPropagation
 from spakky.dispatch.core.registry import TaskRegistry
 
 _NO_KWARGS: Mapping[str, object] = {}
+_DISPATCH_ASPECTS: frozenset[type] = frozenset(
+    {TaskDispatchAspect, AsyncTaskDispatchAspect}
+)
+"""The aspects that only pass a call through inside a worker-side task."""
 
 
 class InvokerNotReadyError(AbstractSpakkyDispatchError):
@@ -38,19 +46,25 @@ class TaskInvoker(IApplicationContextAware):
     header propagator's context; the handler is resolved from the container and
     the method called through its aspects. Async tasks run on one long-lived
     event loop per process.
+
+    What does not change between tasks is worked out once per task: the bound
+    method of a singleton handler is kept, and when the dispatch aspects are
+    the only aspects of the method (they let every call through inside a
+    worker-side task) the handler's own method is called, skipping the proxy.
+    Handlers of other scopes are still resolved for every task.
     """
 
     _registry: TaskRegistry
     _propagation: HeaderPropagation
     _runner: EventLoopRunner
-    _methods: dict[str, Callable[..., Any]]
+    _targets: dict[str, "_Target"]
     _application_context: IApplicationContext | None
 
     def __init__(self, registry: TaskRegistry, propagation: HeaderPropagation) -> None:
         self._registry = registry
         self._propagation = propagation
         self._runner = EventLoopRunner()
-        self._methods = {}
+        self._targets = {}
         self._application_context = None
 
     def set_application_context(self, application_context: IApplicationContext) -> None:
@@ -86,27 +100,29 @@ class TaskInvoker(IApplicationContextAware):
             RetryableTaskError: The method raised an error its retry policy
                 covers; the transport should retry after ``delay``.
         """
-        task = self._registry.get(task_name)
-        kwargs = _NO_KWARGS if kwargs is None else kwargs
-        headers = _NO_KWARGS if headers is None else headers
-        if task.retry is None:
-            return self._run(task, args, kwargs, headers, task_id)
-        with _retry_policy(task, retries):
-            return self._run(task, args, kwargs, headers, task_id)
+        target = self._targets.get(task_name) or self._target(task_name)
+        if kwargs is None:
+            kwargs = _NO_KWARGS
+        if headers is None:
+            headers = _NO_KWARGS
+        if target.task.retry is None:
+            return self._run(target, args, kwargs, headers, task_id)
+        with _retry_policy(target.task, retries):
+            return self._run(target, args, kwargs, headers, task_id)
 
     def _run(
         self,
-        task: TaskBinding,
+        target: "_Target",
         args: tuple[object, ...],
         kwargs: Mapping[str, object],
         headers: Mapping[str, object],
         task_id: str | None,
     ) -> object:
-        if task.is_async:
+        if target.task.is_async:
             return self._runner.run(
-                self._call_async(task, args, kwargs, headers, task_id)
+                self._call_async(target, args, kwargs, headers, task_id)
             )
-        return copy_context().run(self._call, task, args, kwargs, headers, task_id)
+        return copy_context().run(self._call, target, args, kwargs, headers, task_id)
 
     def invoke_message(self, message: TaskMessage) -> object:
         """Run a task message in this process, as a worker would."""
@@ -128,72 +144,126 @@ class TaskInvoker(IApplicationContextAware):
         retries: int = 0,
     ) -> object:
         """Run one received task from async code (an async-native transport)."""
-        task = self._registry.get(task_name)
+        target = self._targets.get(task_name) or self._target(task_name)
         kwargs = _NO_KWARGS if kwargs is None else kwargs
         headers = _NO_KWARGS if headers is None else headers
-        with _retry_policy(task, retries):
-            if task.is_async:
+        with _retry_policy(target.task, retries):
+            if target.task.is_async:
                 return await asyncio.ensure_future(
-                    self._call_async(task, args, kwargs, headers, task_id)
+                    self._call_async(target, args, kwargs, headers, task_id)
                 )
-            return copy_context().run(self._call, task, args, kwargs, headers, task_id)
+            return copy_context().run(
+                self._call, target, args, kwargs, headers, task_id
+            )
 
     def _call(
         self,
-        task: TaskBinding,
+        target: "_Target",
         args: tuple[object, ...],
         kwargs: Mapping[str, object],
         headers: Mapping[str, object],
         task_id: str | None,
     ) -> object:
+        task = target.task
         context = self._enter(task, task_id)
-        try:
-            with self._propagation.restore(headers, task):
-                return self._method(task)(*args, **kwargs)
-        finally:
-            context.clear_context()
+        with self._propagation.restore(headers, task):
+            method = target.method or self._resolve(target, context)
+            return method(*args, **kwargs)
 
     async def _call_async(
         self,
-        task: TaskBinding,
+        target: "_Target",
         args: tuple[object, ...],
         kwargs: Mapping[str, object],
         headers: Mapping[str, object],
         task_id: str | None,
     ) -> object:
+        task = target.task
         context = self._enter(task, task_id)
-        try:
-            with self._propagation.restore(headers, task):
-                coroutine = cast(
-                    Coroutine[Any, Any, object], self._method(task)(*args, **kwargs)
-                )
-                return await coroutine
-        finally:
-            context.clear_context()
+        with self._propagation.restore(headers, task):
+            method = target.method or self._resolve(target, context)
+            coroutine = cast(Coroutine[Any, Any, object], method(*args, **kwargs))
+            return await coroutine
 
     def _enter(self, task: TaskBinding, task_id: str | None) -> IApplicationContext:
-        """Open a fresh context scope marked as executing ``task``."""
-        context = self._context()
+        """Open a fresh context scope marked as executing ``task``.
+
+        Callers run in a ``contextvars`` context of their own (a copy, or an
+        asyncio task's), so the scope goes away with it when the task ends.
+        """
+        context = self._application_context
+        if context is None:
+            raise InvokerNotReadyError()
         context.clear_context()
         context.set_context_value(
             TASK_CONTEXT_KEY, TaskExecution(task=task, task_id=task_id)
         )
         return context
 
-    def _method(self, task: TaskBinding) -> Callable[..., Any]:
-        cached = self._methods.get(task.name)
-        if cached is not None:
-            return cached
-        handler = self._context().get(task.handler_type, task.pod_name)
-        method: Callable[..., Any] = getattr(handler, task.method_name)
-        if task.singleton:
-            self._methods[task.name] = method
-        return method
+    def _target(self, task_name: str) -> "_Target":
+        """The lookup plan of ``task_name``, made at its first run.
 
-    def _context(self) -> IApplicationContext:
-        if self._application_context is None:
-            raise InvokerNotReadyError()
-        return self._application_context
+        Raises:
+            TaskNotRegisteredError: No such task in this application.
+        """
+        target = self._targets[task_name] = _Target(self._registry.get(task_name))
+        return target
+
+    def _resolve(
+        self, target: "_Target", context: IApplicationContext
+    ) -> Callable[..., Any]:
+        """The method to call for one run; kept when the handler is a singleton."""
+        task = target.task
+        handler = context.get(task.handler_type, task.pod_name)
+        method: Any = getattr(handler, task.method_name)
+        if target.direct is None:
+            target.direct = _passes_through(context, handler, method)
+        # When direct, the proxy's wrapper gives way to the handler's own method.
+        resolved: Callable[..., Any] = method.__wrapped__ if target.direct else method
+        if task.singleton:
+            target.method = resolved
+        return resolved
+
+
+class _Target:
+    """How the invoker reaches a task: its binding and, once known, its method."""
+
+    __slots__ = ("direct", "method", "task")
+
+    task: TaskBinding
+    direct: bool | None
+    method: Callable[..., Any] | None
+
+    def __init__(self, task: TaskBinding) -> None:
+        self.task = task
+        self.direct = None
+        self.method = None
+
+
+def _passes_through(
+    context: IApplicationContext, handler: object, method: Callable[..., Any]
+) -> bool:
+    """Whether the proxied ``handler``'s own method may be called instead.
+
+    True only when ``handler`` is an aspect proxy and no aspect of the
+    container but the dispatch aspects (which inside a worker-side task only
+    call the method) matches the method; any other aspect keeps the proxy.
+    """
+    getter = vars(type(handler)).get("__getattribute__")
+    inner = getattr(method, "__wrapped__", None)
+    if not isinstance(getattr(getter, "__self__", None), ProxyFactory) or not (
+        ismethod(inner)
+    ):
+        return False
+    for pod in context.pods.values():
+        kind = pod.target
+        if kind in _DISPATCH_ASPECTS:
+            continue
+        if (Aspect.exists(kind) and Aspect.get(kind).matches(inner)) or (
+            AsyncAspect.exists(kind) and AsyncAspect.get(kind).matches(inner)
+        ):
+            return False
+    return True
 
 
 @contextmanager

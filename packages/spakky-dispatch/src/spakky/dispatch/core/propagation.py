@@ -1,7 +1,9 @@
 """Ordered composition of header propagators."""
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+import sys
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, nullcontext
+from types import MappingProxyType, TracebackType
 
 from spakky.core.pod.annotations.order import Order
 from spakky.core.pod.annotations.pod import Pod
@@ -11,6 +13,10 @@ from spakky.dispatch.core.error import HeaderBudgetExceededError, HeaderPropagat
 from spakky.dispatch.core.ports import IHeaderPropagator
 
 _LAST = Order()
+_NOTHING: AbstractContextManager[None] = nullcontext()
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+type _Entry = tuple[IHeaderPropagator, frozenset[str]]
 
 
 def _name(propagator: IHeaderPropagator) -> str:
@@ -30,12 +36,13 @@ class HeaderPropagation:
     Two propagators may not claim the same header, so each owns its headers.
     """
 
-    _propagators: tuple[tuple[IHeaderPropagator, frozenset[str]], ...]
+    _propagators: tuple[_Entry, ...]
+    _plans: dict[str, tuple[TaskBinding, tuple[_Entry, ...]]]
 
     def __init__(self, propagators: list[IHeaderPropagator] | None = None) -> None:
         ordered = sorted(propagators or (), key=_order_of)
         owners: dict[str, IHeaderPropagator] = {}
-        entries: list[tuple[IHeaderPropagator, frozenset[str]]] = []
+        entries: list[_Entry] = []
         for propagator in ordered:
             fields = frozenset(propagator.fields())
             for name in fields:
@@ -47,6 +54,7 @@ class HeaderPropagation:
                     )
             entries.append((propagator, fields))
         self._propagators = tuple(entries)
+        self._plans = {}
 
     @property
     def propagators(self) -> Sequence[IHeaderPropagator]:
@@ -79,24 +87,85 @@ class HeaderPropagation:
             headers.update(written)
         return headers
 
-    @contextmanager
     def restore(
         self, headers: Mapping[str, object], task: TaskBinding
-    ) -> Iterator[None]:
+    ) -> AbstractContextManager[None]:
         """Activate every propagator's context from received ``headers``.
 
         Each propagator sees only its own headers, and only string values; the
         contexts are torn down in reverse order, also when the task raises.
+        Propagators whose ``needs_restore(task)`` is false are skipped; which
+        ones run is decided once per task.
         """
-        with ExitStack() as stack:
-            for propagator, fields in self._propagators:
-                own = {
-                    name: value
-                    for name in fields
-                    if isinstance(value := headers.get(name), str)
-                }
-                stack.enter_context(propagator.restore(own, task))
-            yield
+        plan = self._plans.get(task.name)
+        entries = plan[1] if plan is not None and plan[0] is task else self._plan(task)
+        if not entries:
+            return _NOTHING
+        if len(entries) > 1:
+            return _Restored(entries, headers, task)
+        propagator, fields = entries[0]
+        return propagator.restore(
+            _own(headers, fields) if headers else _NO_HEADERS, task
+        )
+
+    def _plan(self, task: TaskBinding) -> tuple[_Entry, ...]:
+        """The propagators that restore a context for ``task``, in run order."""
+        entries = tuple(
+            entry for entry in self._propagators if entry[0].needs_restore(task)
+        )
+        self._plans[task.name] = (task, entries)
+        return entries
+
+
+def _own(headers: Mapping[str, object], fields: frozenset[str]) -> dict[str, str]:
+    """The string values of ``headers`` named in ``fields``."""
+    return {
+        name: value for name in fields if isinstance(value := headers.get(name), str)
+    }
+
+
+class _Restored:
+    """Several propagators' contexts entered in order and exited in reverse.
+
+    A propagator that refuses (its ``__enter__`` raises) stops the task: those
+    entered before it are exited with its error, which then propagates even if
+    one of them would suppress it (fail-closed).
+    """
+
+    __slots__ = ("_entries", "_headers", "_stack", "_task")
+
+    _entries: tuple[_Entry, ...]
+    _headers: Mapping[str, object]
+    _task: TaskBinding
+    _stack: ExitStack
+
+    def __init__(
+        self,
+        entries: tuple[_Entry, ...],
+        headers: Mapping[str, object],
+        task: TaskBinding,
+    ) -> None:
+        self._entries = entries
+        self._headers = headers
+        self._task = task
+        self._stack = ExitStack()
+
+    def __enter__(self) -> None:
+        stack, headers, task = self._stack, self._headers, self._task
+        try:
+            for propagator, fields in self._entries:
+                stack.enter_context(propagator.restore(_own(headers, fields), task))
+        except BaseException:
+            stack.__exit__(*sys.exc_info())
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        return bool(self._stack.__exit__(exc_type, exc_value, traceback))
 
 
 def check_header_budget(
