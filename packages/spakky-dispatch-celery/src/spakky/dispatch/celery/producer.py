@@ -29,8 +29,6 @@ from celery.utils.saferepr import saferepr
 from kombu import Producer, Queue
 from kombu.utils.uuid import uuid
 
-from spakky.dispatch.celery.redis_transport import ClientReusingTransport
-
 _SLOW_PATH = frozenset({"countdown", "eta", "expires"})
 """Options whose rules only ``send_task`` applies (delayed delivery, expiry)."""
 
@@ -193,6 +191,9 @@ class TaskPublisher:
         schemes = {u.strip().partition("://")[0] for u in url.split(";") if u.strip()}
         if schemes != {"redis"}:
             return {}
+        # Imported here: it loads redis-py, which other brokers never need.
+        from spakky.dispatch.celery.redis_transport import ClientReusingTransport
+
         return {"transport": ClientReusingTransport}
 
     def _route(
