@@ -277,6 +277,9 @@ def test_auth_outcomes_on_worker_expect_each_row_of_the_table(
         assert "ROLE 'admin'" in str(deny.decision.reason)
         assert denied.state == "FAILURE"
         assert _retries_logged(process.log, denied.task_id) == 0
+        # A refusal is an expected outcome: one INFO line, no error traceback.
+        assert f"[{denied.task_id}] raised expected: " in process.log
+        assert f"[{denied.task_id}] raised unexpected" not in process.log
 
         # ERROR: the permission checker is down; 2 retries 1 s apart, then failure.
         error = _refused(TaskAuthUnavailableError, unavailable)

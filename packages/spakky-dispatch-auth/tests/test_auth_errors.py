@@ -21,6 +21,7 @@ from spakky.dispatch.core import (
     AbstractSpakkyDispatchError,
     RetryableTaskError,
     TaskDispatchError,
+    TaskRefusedError,
 )
 
 REFUSALS = [
@@ -82,6 +83,19 @@ def test_unavailable_error_expect_retryable_with_policy() -> None:
     assert (error.delay, error.max_retries) == (0.25, 5)
     assert not isinstance(TaskAuthorizationDeniedError(), RetryableTaskError)
     assert not isinstance(TaskAuthenticationRequiredError(), RetryableTaskError)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        TaskAuthenticationRequiredError,
+        TaskAuthorizationDeniedError,
+        TaskAuthUnavailableError,
+    ],
+)
+def test_refusals_expect_core_refusal_marker(kind: type[Exception]) -> None:
+    """Every refusal is the core's TaskRefusedError, so transports log it as expected."""
+    assert issubclass(kind, TaskRefusedError)
 
 
 def test_refusal_unknown_reason_code_expect_internal_error() -> None:

@@ -19,7 +19,7 @@ from spakky.dispatch.celery.consumer import (
     malformed,
 )
 from spakky.dispatch.celery.logs import CONSUMER_LOGGER, install_rejection_log_filter
-from spakky.dispatch.core import TaskBinding, TaskInvoker
+from spakky.dispatch.core import TaskBinding, TaskInvoker, TaskRefusedError
 
 
 class FakeMessage:
@@ -315,3 +315,29 @@ def test_endpoint_headers_not_a_mapping_expect_treated_as_absent() -> None:
     assert task.apply(headers={"x-h": "v"}).get() == "ok"
     assert invoker.seen[0] == {}
     assert invoker.seen[1]["x-h"] == "v"
+
+
+def test_endpoint_refusal_expect_expected_error_for_celery() -> None:
+    """A refusal fails the task but is one of Celery's expected errors."""
+
+    class Refusing:
+        def invoke(self, *args: object, **kwargs: object) -> object:
+            raise TaskRefusedError("no")
+
+    app = Celery("refusals", broker="memory://", set_as_current=False)
+    registrar = CeleryEndpointRegistrar(app, cast(TaskInvoker, Refusing()))
+    registrar.register(
+        TaskBinding(
+            name="refusals.Handler.work",
+            handler_type=Handler,
+            method_name="work",
+            pod_name="handler",
+            is_async=False,
+        )
+    )
+    endpoint = app.tasks["refusals.Handler.work"]
+    assert TaskRefusedError in endpoint.throws
+    assert not issubclass(RuntimeError, endpoint.throws)
+    outcome = endpoint.apply()
+    assert outcome.state == "FAILURE"
+    assert isinstance(outcome.result, TaskRefusedError)

@@ -21,6 +21,7 @@ from spakky.dispatch.core import (
     AbstractSpakkyDispatchError,
     RetryableTaskError,
     TaskDispatchError,
+    TaskRefusedError,
 )
 
 
@@ -116,7 +117,9 @@ def reason_code_of(value: str) -> AuthorizationReasonCode:
         return AuthorizationReasonCode.INTERNAL_ERROR
 
 
-class AbstractTaskAuthRefusedError(AbstractSpakkyDispatchAuthError, ABC):
+class AbstractTaskAuthRefusedError(
+    AbstractSpakkyDispatchAuthError, TaskRefusedError, ABC
+):
     """A task was refused at the worker boundary; ``decision`` says why.
 
     The body of the task never ran. ``decision.state`` is CHALLENGE, DENY or

@@ -14,15 +14,22 @@ from spakky.dispatch.core import (
     RetryableTaskError,
     TaskBinding,
     TaskInvoker,
+    TaskRefusedError,
 )
 
 _NO_HEADERS: Mapping[str, object] = {}
 
 
 class SpakkyEndpointTask(Task[Any, Any]):
-    """Base class of every endpoint spakky-celery registers on a Celery app."""
+    """Base class of every endpoint spakky-celery registers on a Celery app.
+
+    A ``TaskRefusedError`` (an auth refusal, say) is one of Celery's expected
+    errors (``throws``): the task fails with it, and the worker logs one line
+    at INFO level instead of an error with a traceback.
+    """
 
     abstract = True
+    throws = (TaskRefusedError,)
 
 
 @Pod()

@@ -29,6 +29,7 @@ from spakky.dispatch.core.error import (
     TaskArgumentSerializationError,
     TaskDispatchError,
     TaskNotRegisteredError,
+    TaskRefusedError,
     TaskResultError,
     TaskResultTimeoutError,
 )
@@ -119,6 +120,7 @@ __all__ = [
     "TaskNotRegisteredError",
     "TaskNotRunError",
     "TaskOptions",
+    "TaskRefusedError",
     "TaskRegistrar",
     "TaskRegistry",
     "TaskResultError",

@@ -117,6 +117,17 @@ class TaskResultTimeoutError(TaskResultError):
     message = "Task did not finish in time"
 
 
+class TaskRefusedError(AbstractSpakkyDispatchError):
+    """A worker-side guard refused to run the task; its body never ran.
+
+    An expected outcome of normal operation (an unauthorized caller, say),
+    not a crash: transports report it to the caller as the task's error but
+    log it as expected, without a traceback. Context adapters subclass it.
+    """
+
+    message = "The worker refused to run the task"
+
+
 class RetryableTaskError(AbstractSpakkyDispatchError):
     """Raised inside a worker-side invocation to ask the transport for a retry.
 
