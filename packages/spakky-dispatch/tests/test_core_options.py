@@ -211,3 +211,17 @@ def test_invoker_async_retry_policy_expect_retryable_error() -> None:
             asyncio.run(app.invoker.invoke_async(name, ("flaky",), retries=0))
         with pytest.raises(KeyError):
             asyncio.run(app.invoker.invoke_async(name, ("other",), retries=0))
+
+
+def test_invoker_jittered_delay_expect_whole_milliseconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A jittered delay reaches the transport (and its log lines) in milliseconds."""
+    monkeypatch.setattr(
+        RetryPolicy, "delay", lambda self, retries, draw=None: 0.28124472801122957
+    )
+    with running_app(OptionTasks) as app:
+        name = app.dispatcher.binding_of(app.get(OptionTasks).flaky).name
+        with pytest.raises(RetryableTaskError) as raised:
+            app.invoker.invoke(name, ("flaky",), retries=0)
+    assert raised.value.delay == 0.281

@@ -291,7 +291,7 @@ def _retry_for(
         return None
     return RetryableTaskError(
         f"{task.name} raised {type(error).__name__}: {error}",
-        delay=policy.delay(retries),
+        delay=round(policy.delay(retries), 3),  # milliseconds read well in logs
         max_retries=policy.max_retries,
         final_error=error,
     )
