@@ -106,3 +106,6 @@ def test_scenario_auth_outcomes_expect_same_decisions_on_each_transport(
         AUTH_RETRIES + 1
     )
     assert TOKEN not in stack.worker.log
+    # Refusals are expected outcomes on both transports: one line, no traceback.
+    for refused in (anonymous, denied):
+        assert f"[{refused.task_id}] raised expected: " in stack.worker.log

@@ -31,6 +31,7 @@ from spakky.dispatch.taskiq.error import (
     TaskExpiredError,
     TaskResultNotSerializableError,
 )
+from spakky.dispatch.taskiq.logs import install_refusal_log_filter
 from spakky.dispatch.taskiq.loop import BrokerLoop
 from spakky.dispatch.taskiq.message import (
     Control,
@@ -170,6 +171,7 @@ class TaskiqEndpointRegistrar(ITaskEndpointRegistrar):
     def __init__(self, loop: BrokerLoop, invoker: TaskInvoker) -> None:
         self._loop = loop
         self._invoker = invoker
+        install_refusal_log_filter()
         broker = loop.broker
         if not any(isinstance(m, StoredLabelsMiddleware) for m in broker.middlewares):
             broker.add_middlewares(StoredLabelsMiddleware())
