@@ -12,6 +12,7 @@ from spakky.dispatch.core import (
     InvalidTaskDefinitionError,
     ScheduledCall,
     binding_notes,
+    find_unencodable,
     schedule_options,
     task_name_for,
     task_options,
@@ -140,3 +141,24 @@ def test_binding_notes_expect_scheduled_arguments_and_retries() -> None:
         tick = app.registry.get(task_name_for(ReportTasks, "tick"))
     assert binding_notes(build) == ["scheduled as ('eu', full=True)"]
     assert binding_notes(tick) == []
+
+
+def test_find_unencodable_expect_first_refused_argument_named() -> None:
+    """Positional arguments are named by index, keywords by name; first wins."""
+
+    def encode(value: object) -> object:
+        if isinstance(value, set):
+            raise TypeError("set is not encodable")
+        return value
+
+    assert find_unencodable((1, "a"), {"k": 2}, encode) is None
+    label, value, error = find_unencodable((1, {2}), {"k": {3}}, encode) or (
+        "",
+        0,
+        None,
+    )
+    assert (label, value) == ("argument 1", {2})
+    assert isinstance(error, TypeError)
+    found = find_unencodable((), {"k": {3}}, encode)
+    assert found is not None
+    assert found[0] == "argument 'k'"

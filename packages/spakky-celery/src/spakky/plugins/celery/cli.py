@@ -22,7 +22,7 @@ from spakky.core.application.application import SpakkyApplication
 from spakky.dispatch.core import (
     AbstractSpakkyDispatchError,
     TaskRegistry,
-    binding_notes,
+    listing_line,
     load_application,
 )
 
@@ -41,20 +41,9 @@ def list_tasks(application: SpakkyApplication, out: TextIO) -> None:
     bindings = sorted(registry, key=lambda binding: binding.name)
     out.write(f"{len(bindings)} task(s)\n")
     for binding in bindings:
-        kinds = [
-            kind
-            for kind, present in (
-                ("task", binding.dispatchable),
-                ("async", binding.is_async),
-                ("schedule", binding.schedule is not None),
-            )
-            if present
-        ]
         entry = beat.get(binding.name)
-        when = f"  {entry['schedule']}" if entry is not None else ""
-        notes = binding_notes(binding)
-        more = f"  ({'; '.join(notes)})" if notes else ""
-        out.write(f"  {binding.name}  [{', '.join(kinds)}]{when}{more}\n")
+        schedule = None if entry is None else str(entry["schedule"])
+        out.write(listing_line(binding, schedule) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,6 +30,7 @@ from spakky.dispatch.core import (
     TaskArgumentSerializationError,
     TaskDispatchError,
     TaskMessage,
+    find_unencodable,
 )
 from spakky.dispatch.core.propagation import check_header_budget
 
@@ -244,23 +245,16 @@ def unserializable_argument(
     serializer: str,
 ) -> str | None:
     """Which argument ``serializer`` cannot encode, and why; None if all encode."""
-    named: list[tuple[str, object]] = [
-        (f"argument {index}", value) for index, value in enumerate(args)
-    ]
-    named += [(f"argument {name!r}", value) for name, value in _items(kwargs)]
-    for label, value in named:
-        try:
-            dumps(value, serializer=serializer)
-        except Exception as cause:
-            return (
-                f"{task_name}: {label} of type {type(value).__name__} "
-                f"cannot be encoded with {serializer} ({cause})"
-            )
-    return None
-
-
-def _items(kwargs: Mapping[str, object]) -> list[tuple[str, object]]:
-    return list(kwargs.items())
+    found = find_unencodable(
+        args, kwargs, lambda value: dumps(value, serializer=serializer)
+    )
+    if found is None:
+        return None
+    label, value, cause = found
+    return (
+        f"{task_name}: {label} of type {type(value).__name__} "
+        f"cannot be encoded with {serializer} ({cause})"
+    )
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:

@@ -21,6 +21,7 @@ from spakky.dispatch.core import (
     DispatchOptions,
     TaskArgumentSerializationError,
     TaskMessage,
+    find_unencodable,
 )
 from spakky.dispatch.taskiq.broker import CONNECTION_ERRORS, describe_broker
 from spakky.dispatch.taskiq.error import (
@@ -240,17 +241,15 @@ async def publish(broker: AsyncBroker, message: TaskiqMessage, timeout: float) -
 def _unserializable(
     broker: AsyncBroker, message: TaskiqMessage, error: BaseException
 ) -> str:
-    named: list[tuple[str, object]] = [
-        (f"argument {index}", value) for index, value in enumerate(message.args)
-    ]
-    named += [(f"argument {name!r}", value) for name, value in message.kwargs.items()]
-    for label, value in named:
+    def encode(value: object) -> object:
         probe = message.model_copy(update={"args": [value], "kwargs": {}})
-        try:
-            broker.formatter.dumps(probe)
-        except Exception as cause:
-            return (
-                f"{message.task_name}: {label} of type {type(value).__name__} "
-                f"cannot be encoded ({cause})"
-            )
-    return f"{message.task_name}: cannot be encoded ({error})"
+        return broker.formatter.dumps(probe)
+
+    found = find_unencodable(message.args, message.kwargs, encode)
+    if found is None:
+        return f"{message.task_name}: cannot be encoded ({error})"
+    label, value, cause = found
+    return (
+        f"{message.task_name}: {label} of type {type(value).__name__} "
+        f"cannot be encoded ({cause})"
+    )

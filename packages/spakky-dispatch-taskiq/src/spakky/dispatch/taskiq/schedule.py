@@ -30,6 +30,7 @@ from spakky.dispatch.core import (
     ScheduledCall,
     ScheduleSpec,
     TaskArgumentSerializationError,
+    find_unencodable,
 )
 from spakky.dispatch.taskiq.config import TaskiqConfig
 from spakky.dispatch.taskiq.message import control_labels, refuse_unsupported
@@ -216,16 +217,10 @@ class TaskiqScheduleRegistrar(IScheduleRegistrar):
 
 
 def _require_encodable(task_name: str, call: ScheduledCall) -> None:
-    serializer = JSONSerializer()
-    named: list[tuple[str, object]] = [
-        (f"argument {index}", value) for index, value in enumerate(call.args)
-    ]
-    named += [(f"argument {name!r}", value) for name, value in call.kwargs.items()]
-    for label, value in named:
-        try:
-            serializer.dumpb(value)
-        except Exception as error:
-            raise TaskArgumentSerializationError(
-                f"{task_name}: {label} of type {type(value).__name__} cannot be "
-                f"encoded as JSON ({error}); fix @schedule_options of the schedule"
-            ) from error
+    found = find_unencodable(call.args, call.kwargs, JSONSerializer().dumpb)
+    if found is not None:
+        label, value, error = found
+        raise TaskArgumentSerializationError(
+            f"{task_name}: {label} of type {type(value).__name__} cannot be "
+            f"encoded as JSON ({error}); fix @schedule_options of the schedule"
+        ) from error

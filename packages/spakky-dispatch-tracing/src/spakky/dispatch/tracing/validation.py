@@ -28,10 +28,7 @@ def is_valid_traceparent(value: str) -> bool:
     ``ff`` is invalid by the W3C specification and later versions are not
     defined yet, so both are rejected and the trace restarts.
     """
-    match = _TRACEPARENT.fullmatch(value)
-    return (
-        match is not None and match[1] != _ZERO_TRACE_ID and match[2] != _ZERO_SPAN_ID
-    )
+    return parse_traceparent(value) is not None
 
 
 def parse_traceparent(value: str) -> tuple[str, str, int] | None:

@@ -7,7 +7,12 @@ It imports no transport, tracing or auth package.
 """
 
 from spakky.dispatch.core.aspects import AsyncTaskDispatchAspect, TaskDispatchAspect
-from spakky.dispatch.core.binding import TaskBinding, binding_notes, task_name_for
+from spakky.dispatch.core.binding import (
+    TaskBinding,
+    binding_notes,
+    listing_line,
+    task_name_for,
+)
 from spakky.dispatch.core.components import CORE_COMPONENTS
 from spakky.dispatch.core.context import (
     TASK_CONTEXT_KEY,
@@ -41,7 +46,12 @@ from spakky.dispatch.core.memory import (
     InMemoryTaskSender,
     TaskNotRunError,
 )
-from spakky.dispatch.core.message import DEFAULT_OPTIONS, DispatchOptions, TaskMessage
+from spakky.dispatch.core.message import (
+    DEFAULT_OPTIONS,
+    DispatchOptions,
+    TaskMessage,
+    find_unencodable,
+)
 from spakky.dispatch.core.options import (
     RetryPolicy,
     ScheduleOptions,
@@ -130,6 +140,8 @@ __all__ = [
     "check_header_budget",
     "current_task_execution",
     "dispatch_options",
+    "find_unencodable",
+    "listing_line",
     "load_application",
     "merge_options",
     "schedule_options",

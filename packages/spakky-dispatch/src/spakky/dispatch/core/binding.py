@@ -108,3 +108,21 @@ def binding_notes(binding: TaskBinding) -> list[str]:
     if binding.retry is not None:
         notes.append(f"retries up to {binding.retry.max_retries}")
     return notes
+
+
+def listing_line(binding: TaskBinding, schedule: str | None) -> str:
+    """One line of a ``tasks`` listing: name, kinds, the transport's ``schedule``
+    text (when the task has an entry) and the notes of ``binding_notes``."""
+    kinds = [
+        kind
+        for kind, present in (
+            ("task", binding.dispatchable),
+            ("async", binding.is_async),
+            ("schedule", binding.schedule is not None),
+        )
+        if present
+    ]
+    when = "" if schedule is None else f"  {schedule}"
+    notes = binding_notes(binding)
+    more = f"  ({'; '.join(notes)})" if notes else ""
+    return f"  {binding.name}  [{', '.join(kinds)}]{when}{more}"

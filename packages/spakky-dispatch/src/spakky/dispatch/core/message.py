@@ -1,6 +1,6 @@
 """The task message: what crosses the broker, independent of any transport."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -66,3 +66,26 @@ class TaskMessage:
 
     task_id: str | None = None
     """Identifier to use; None lets the transport assign one."""
+
+
+def find_unencodable(
+    args: tuple[object, ...] | list[object],
+    kwargs: Mapping[str, object],
+    encode: Callable[[object], object],
+) -> tuple[str, object, Exception] | None:
+    """The first argument ``encode`` refuses, as (label, value, error).
+
+    Labels read ``argument 0`` for positional and ``argument 'name'`` for
+    keyword arguments, so a transport's error can name the culprit. None when
+    every argument encodes on its own.
+    """
+    named: list[tuple[str, object]] = [
+        (f"argument {index}", value) for index, value in enumerate(args)
+    ]
+    named += [(f"argument {name!r}", value) for name, value in kwargs.items()]
+    for label, value in named:
+        try:
+            encode(value)
+        except Exception as error:
+            return label, value, error
+    return None

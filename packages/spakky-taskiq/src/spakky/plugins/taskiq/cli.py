@@ -28,7 +28,7 @@ from taskiq.cli.worker.run import run_worker
 from spakky.dispatch.core import (
     AbstractSpakkyDispatchError,
     TaskRegistry,
-    binding_notes,
+    listing_line,
 )
 from spakky.dispatch.taskiq import SpakkyScheduleSource
 from spakky.plugins.taskiq.loading import load_application
@@ -53,27 +53,16 @@ def list_tasks(application: SpakkyApplication, out: TextIO) -> None:
     bindings = sorted(registry, key=lambda binding: binding.name)
     out.write(f"{len(bindings)} task(s)\n")
     for binding in bindings:
-        kinds = [
-            kind
-            for kind, present in (
-                ("task", binding.dispatchable),
-                ("async", binding.is_async),
-                ("schedule", binding.schedule is not None),
-            )
-            if present
-        ]
         entry = entries.get(binding.name)
-        when = ""
+        schedule = None
         if entry is not None:
             task = entry.task
-            when = (
-                f"  every {task.interval}"
+            schedule = (
+                f"every {task.interval}"
                 if task.interval is not None
-                else f"  cron {task.cron!r} in {task.cron_offset}"
+                else f"cron {task.cron!r} in {task.cron_offset}"
             )
-        notes = binding_notes(binding)
-        more = f"  ({'; '.join(notes)})" if notes else ""
-        out.write(f"  {binding.name}  [{', '.join(kinds)}]{when}{more}\n")
+        out.write(listing_line(binding, schedule) + "\n")
 
 
 RECEIVER = "spakky.dispatch.taskiq.receiver:PromptReceiver"
