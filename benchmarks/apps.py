@@ -7,10 +7,10 @@ with ``-A benchmarks.apps:plugin_celery``.
 
 from celery import Celery
 from spakky.core.application.application import SpakkyApplication
-from spakky.core.application.application_context import ApplicationContext
 from spakky.task import TaskHandler, task
 
 import spakky.plugins.celery
+from benchmarks.spakky_app import build_application
 from benchmarks.work import awork, tick, work
 
 
@@ -32,22 +32,10 @@ class BenchHandler:
 
 
 def build_plugin(*, tracing: bool = False, auth: bool = False) -> SpakkyApplication:
-    """The Spakky application; tracing / auth plugins on demand.
-
-    Their modules are imported only when asked for, as an application that does
-    not use them would not import them (the idle-RSS row loads no other).
-    """
-    plugins = {spakky.plugins.celery.PLUGIN_NAME}
-    if tracing:
-        from spakky.tracing import PLUGIN_NAME as TRACING_PLUGIN_NAME
-
-        plugins.add(TRACING_PLUGIN_NAME)
-    if auth:
-        from spakky.plugins.cryptography import PLUGIN_NAME as CRYPTOGRAPHY
-
-        plugins.add(CRYPTOGRAPHY)
-    app = SpakkyApplication(ApplicationContext()).load_plugins(include=plugins)
-    return app.add(BenchHandler).start()
+    """The Spakky application on Celery; tracing / auth plugins on demand."""
+    return build_application(
+        spakky.plugins.celery.PLUGIN_NAME, BenchHandler, tracing=tracing, auth=auth
+    )
 
 
 def __getattr__(name: str) -> Celery:

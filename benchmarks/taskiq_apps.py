@@ -5,13 +5,11 @@ environment and do the same work (``benchmarks.work``). Worker processes load
 it with ``spakky-taskiq worker benchmarks.taskiq_apps:plugin_app``.
 """
 
-import spakky.plugins.cryptography
 from spakky.core.application.application import SpakkyApplication
-from spakky.core.application.application_context import ApplicationContext
 from spakky.task import TaskHandler, task
-from spakky.tracing import PLUGIN_NAME as TRACING_PLUGIN_NAME
 
 import spakky.plugins.taskiq
+from benchmarks.spakky_app import build_application
 from benchmarks.work import atick, awork, tick, work
 
 
@@ -40,13 +38,12 @@ def build_taskiq_plugin(
     *, tracing: bool = False, auth: bool = False
 ) -> SpakkyApplication:
     """The Spakky application on taskiq; tracing / auth plugins on demand."""
-    plugins = {spakky.plugins.taskiq.PLUGIN_NAME}
-    if tracing:
-        plugins.add(TRACING_PLUGIN_NAME)
-    if auth:
-        plugins.add(spakky.plugins.cryptography.PLUGIN_NAME)
-    app = SpakkyApplication(ApplicationContext()).load_plugins(include=plugins)
-    return app.add(TaskiqBenchHandler).start()
+    return build_application(
+        spakky.plugins.taskiq.PLUGIN_NAME,
+        TaskiqBenchHandler,
+        tracing=tracing,
+        auth=auth,
+    )
 
 
 def plugin_app() -> SpakkyApplication:
