@@ -112,7 +112,7 @@ def _wait_for_ready(log: Path, process: subprocess.Popen[bytes]) -> None:
         if process.poll() is not None:
             break
         time.sleep(0.2)
-    raise ExampleError(f"the worker did not start:\n{log.read_text('replace')}")
+    raise ExampleError(f"the worker did not start:\n{log.read_text(errors='replace')}")
 
 
 def run(
@@ -186,7 +186,7 @@ def run(
             while text not in log.read_text(errors="replace"):
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise ExampleError(
-                        f"{text!r} never came from the {role}:\n{log.read_text()}"
+                        f"{text!r} never came from the {role}:\n{log.read_text(errors='replace')}"
                     )
                 time.sleep(0.2)
     finally:
