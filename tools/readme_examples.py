@@ -149,7 +149,9 @@ def run(
     try:
         for command in example.commands:
             if command[0] == "export":
-                variables.update(part.split("=", 1) for part in command[1:])
+                for assignment in command[1:]:
+                    name, _, value = assignment.partition("=")
+                    variables[name] = value
                 variables.update(overrides or {})
                 continue
             variables.update(overrides or {})
