@@ -130,11 +130,17 @@ def common_attacks(record: str) -> list[Attack]:
     return [
         Attack("body not UTF-8", body=b'["\xff\xfe' + CARD.encode() + b'", {}]'),
         Attack("body not JSON", body=b"{{{ " + CARD.encode()),
-        Attack("compression not configured (zlib bomb)", body=zlib_bomb(),
-               headers={"compression": "application/x-gzip"}),
+        Attack(
+            "compression not configured (zlib bomb)",
+            body=zlib_bomb(),
+            headers={"compression": "application/x-gzip"},
+        ),
         Attack("unknown compression", body=b"xx", headers={"compression": "x-evil"}),
-        Attack("task id with a newline",
-               headers={"id": f"id-1\n{FORGED}", "task": record}),
-        Attack("unknown task name with a newline",
-               headers={"task": f"no.such.task\n{FORGED}", "id": f"id-2\n{FORGED}"}),
+        Attack(
+            "task id with a newline", headers={"id": f"id-1\n{FORGED}", "task": record}
+        ),
+        Attack(
+            "unknown task name with a newline",
+            headers={"task": f"no.such.task\n{FORGED}", "id": f"id-2\n{FORGED}"},
+        ),
     ]

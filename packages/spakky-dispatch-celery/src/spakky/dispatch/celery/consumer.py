@@ -89,10 +89,14 @@ def redeliveries(message: Message) -> int | None:
     counted = _count(headers.get(REDELIVERIES_HEADER))
     if not _republishes(message):
         return counted if REDELIVERIES_HEADER in headers else None
-    info: Any = message.delivery_info
-    if not isinstance(info, Mapping) or not info.get("redelivered"):
+    if not _redelivered(message):
         return counted
     return max(counted + 1, _count(headers.get("x-delivery-count")))
+
+
+def _redelivered(message: Message) -> bool:
+    info: Any = message.delivery_info
+    return isinstance(info, Mapping) and bool(info.get("redelivered"))
 
 
 def _count(value: object) -> int:
@@ -162,7 +166,7 @@ class GuardedConsumer(Consumer):
                         f"(SPAKKY_CELERY__MAX_REDELIVERIES={max_redeliveries}), so "
                         "handling it probably kills the worker",
                     )
-                if _republishes(message):
+                if _republishes(message) and _redelivered(message):
                     return _requeue_counted(message, came_back)
             try:
                 return handle(message)
