@@ -87,7 +87,7 @@ def redeliveries(message: Message) -> int | None:
         message.headers if isinstance(message.headers, Mapping) else {}
     )
     counted = _count(headers.get(REDELIVERIES_HEADER))
-    if not _republishes(message):
+    if not _republishes(message):  # Redis: only our channel writes the count
         return counted if REDELIVERIES_HEADER in headers else None
     if not _redelivered(message):
         return counted
@@ -95,7 +95,7 @@ def redeliveries(message: Message) -> int | None:
 
 
 def _redelivered(message: Message) -> bool:
-    info: Any = message.delivery_info
+    info: Any = getattr(message, "delivery_info", None)
     return isinstance(info, Mapping) and bool(info.get("redelivered"))
 
 
@@ -147,12 +147,14 @@ class GuardedConsumer(Consumer):
         broker_errors: tuple[type[BaseException], ...] = tuple(
             getattr(self, "connection_errors", ())  # set by Consumer.__init__
         )
-        limit = self.app.conf.get(MAX_REDELIVERIES_KEY)
+        app = getattr(self, "app", None)  # set by Consumer.__init__
+        limit = None if app is None else app.conf.get(MAX_REDELIVERIES_KEY)
         max_redeliveries = DEFAULT_MAX_REDELIVERIES if limit is None else int(limit)
 
         def on_task_received(message: Message) -> Any:
-            if message.errors:
-                error = message.errors[0][1]
+            errors = getattr(message, "errors", None)
+            if errors:
+                error = errors[0][1]
                 return self._contain(message, describe_decode_error(error))
             problem = malformed(message)
             if problem is not None:
@@ -204,7 +206,8 @@ class GuardedConsumer(Consumer):
 
 def _republishes(message: Message) -> bool:
     """Whether ``message`` came through our RabbitMQ transport."""
-    return getattr(message.channel, "republishes_redeliveries", False) is True
+    channel = getattr(message, "channel", None)
+    return getattr(channel, "republishes_redeliveries", False) is True
 
 
 def _requeue_counted(message: Message, count: int) -> None:

@@ -62,7 +62,8 @@ def _errors(error: BaseException) -> Iterator[BaseException]:
 def describe_decode_error(error: object) -> str:
     """What is wrong with a body, by kind and position: never its bytes."""
     if not isinstance(error, BaseException):
-        return "it cannot be decoded"
+        text = escape(repr(error))
+        return text if len(text) <= 80 else text[:77] + "..."
     for item in _errors(error):
         if isinstance(item, UnicodeDecodeError):
             return f"body is not valid {escape(item.encoding)} at byte {item.start}"

@@ -30,6 +30,7 @@ import logging
 from collections.abc import Callable
 from functools import cache
 from queue import Empty
+from struct import error as StructError
 from struct import pack, unpack_from
 from typing import Any
 
@@ -178,12 +179,7 @@ def replace_headers(header: bytes, reason: str) -> bytes | None:
             if flags & flag:
                 offset += 1 + header[offset]
         (length,) = unpack_from(">I", header, offset)
-    except (
-        IndexError,
-        ValueError,
-        TypeError,
-        OverflowError,
-    ):  # struct.error is ValueError-like
+    except (IndexError, StructError):  # the frame is cut short
         return None
     end = offset + 4 + length
     if end > len(header):
@@ -435,7 +431,7 @@ def guarded_transport(
     of different schemes) and, with a warning, when kombu changed shape.
     """
     schemes = {u.strip().partition("://")[0] for u in url.split(";") if u.strip()}
-    kinds = {_KINDS.get(scheme) for scheme in schemes}
+    kinds: set[Any] = {_KINDS.get(scheme) for scheme in schemes}
     if len(kinds) != 1 or None in kinds:
         return None
     problem = kombu_shape_problem()
@@ -448,8 +444,7 @@ def guarded_transport(
             problem,
         )
         return None
-    (kind,) = kinds
-    assert kind is not None  # None was excluded above
+    kind: Any = next(iter(kinds))  # one transport class: None was excluded above
     return _configured(kind, policy, dead_letter_limit)
 
 
