@@ -85,6 +85,16 @@ class LedgerHandler:
 
 
 @TaskHandler()
+class CrashHandler:
+    """A task whose handling kills the process running it, every time."""
+
+    @task
+    def crash(self, job: str) -> str:
+        append("start", job)
+        os._exit(137)  # as an OOM kill or a segfault in a C extension would
+
+
+@TaskHandler()
 class ProbeHandler(IApplicationContextAware):
     """Reports what a task sees of the headers it was sent with."""
 

@@ -3,6 +3,11 @@
 from celery import Celery
 
 from spakky.dispatch.celery.config import CeleryConfig
+from spakky.dispatch.celery.consumer import (
+    DEAD_LETTER_LIMIT_KEY,
+    MAX_MESSAGE_BYTES_KEY,
+    MAX_REDELIVERIES_KEY,
+)
 from spakky.dispatch.celery.urls import masked_url, scheme_of
 
 PUBLISH_TIMEOUT_KEY = "spakky_publish_timeout"
@@ -50,10 +55,14 @@ def build_celery_app(config: CeleryConfig) -> Celery:
         task_reject_on_worker_lost=config.task_reject_on_worker_lost,
         redis_socket_timeout=config.result_backend_timeout,
         redis_socket_connect_timeout=config.result_backend_timeout,
+        task_compression=config.task_compression,
         beat_schedule={},
     )
     app.conf[PUBLISH_TIMEOUT_KEY] = config.broker_socket_timeout
     app.conf[MAX_HEADER_BYTES_KEY] = config.max_header_bytes
+    app.conf[MAX_MESSAGE_BYTES_KEY] = config.max_message_bytes
+    app.conf[MAX_REDELIVERIES_KEY] = config.max_redeliveries
+    app.conf[DEAD_LETTER_LIMIT_KEY] = config.dead_letter_limit
     if config.result_backend and scheme_of(config.result_backend) in _REDIS:
         app.conf.result_backend_transport_options = {
             "retry_policy": {
@@ -87,7 +96,10 @@ def broker_transport_options(config: CeleryConfig) -> dict[str, object]:
 
 
 __all__ = [
+    "DEAD_LETTER_LIMIT_KEY",
     "MAX_HEADER_BYTES_KEY",
+    "MAX_MESSAGE_BYTES_KEY",
+    "MAX_REDELIVERIES_KEY",
     "PUBLISH_TIMEOUT_KEY",
     "broker_transport_options",
     "build_celery_app",

@@ -13,6 +13,7 @@ from spakky.core.pod.annotations.lazy import Lazy
 from spakky.core.stereotype.configuration import Configuration
 
 from spakky.dispatch.celery.error import CeleryConfigurationError
+from spakky.dispatch.celery.inflate import BOUNDED_METHODS, DEFAULT_MAX_MESSAGE_BYTES
 from spakky.dispatch.celery.urls import check_backend_url, check_broker_url
 
 ENV_PREFIX = "SPAKKY_CELERY__"
@@ -155,6 +156,18 @@ class CeleryConfig(BaseSettings):
     max_header_bytes: int = Field(default=DEFAULT_MAX_HEADER_BYTES, gt=0)
     """Budget in bytes of the propagation headers added to one message."""
 
+    task_compression: str | None = None
+    """Compress task messages with gzip, bzip2 or lzma; workers accept only this."""
+
+    max_message_bytes: int = Field(default=DEFAULT_MAX_MESSAGE_BYTES, gt=0)
+    """Largest size in bytes a worker inflates a compressed message body to."""
+
+    max_redeliveries: int = Field(default=5, ge=0)
+    """Times a message may come back unfinished before a worker rejects it."""
+
+    dead_letter_limit: int = Field(default=10_000, ge=0)
+    """Redis: refused messages kept in ``<queue>.dead-letter`` (0 drops them)."""
+
     allow_unsafe_serializers: bool = False
     """Allow pickle and yaml, which can run code sent by anyone who can publish."""
 
@@ -202,6 +215,16 @@ class CeleryConfig(BaseSettings):
                     f"unknown content type {name!r}; use serializer names "
                     f"{list(SERIALIZERS)} or MIME types"
                 )
+        return value
+
+    @field_validator("task_compression")
+    @classmethod
+    def _compression(cls, value: str | None) -> str | None:
+        if value is not None and value not in BOUNDED_METHODS:
+            raise ValueError(
+                f"unknown compression {value!r}; use one of {list(BOUNDED_METHODS)} "
+                "(workers inflate these with a size bound), or leave it unset"
+            )
         return value
 
     @field_validator("timezone")

@@ -8,9 +8,17 @@ handler; the error escapes the event loop, the worker stops with
 worker too. With a solo or threads pool the task also runs inside that
 handler, so an error raised outside the task body (a result backend that is
 down) escapes the same way. ``GuardedConsumer`` contains such errors: one log
-line that names no message contents, the message rejected (discarded) unless
-Celery already settled it, and the worker consumes on. Errors of the broker
-connection still reach Celery, which reconnects.
+line that names no message contents, the message rejected (discarded, or
+dead-lettered where the broker keeps rejected messages) unless Celery already
+settled it, and the worker consumes on. Errors of the broker connection still
+reach Celery, which reconnects.
+
+It also consumes through ``worker_transport``'s guarded transports, so an
+envelope, header or compressed body kombu cannot decode reaches it as a
+refused message instead of stopping the worker, and it bounds redelivery: a
+message handed back to its queue more than ``MAX_REDELIVERIES`` times (the
+worker died while handling it, again and again) is rejected instead of
+killing the next worker.
 """
 
 import logging
@@ -20,11 +28,35 @@ from typing import Any
 from celery.worker.consumer import Consumer
 from kombu.message import Message
 
+from spakky.dispatch.celery.inflate import DEFAULT_MAX_MESSAGE_BYTES, InflatePolicy
+from spakky.dispatch.celery.logs import describe_decode_error, escape
+
 GUARDED_CONSUMER = "spakky.dispatch.celery.consumer:GuardedConsumer"
 """Value of Celery's ``worker_consumer`` setting that selects ``GuardedConsumer``."""
 
 CELERY_CONSUMER = "celery.worker.consumer:Consumer"
 """Celery's default ``worker_consumer``."""
+
+REDELIVERIES_HEADER = "x-spakky-redeliveries"
+"""How often a message was handed back to its queue unfinished (counted by us)."""
+
+REFUSED_HEADER = "x-spakky-refused"
+"""Set by our RabbitMQ transport on a message whose own headers cannot be parsed."""
+
+DEFAULT_DEAD_LETTER_LIMIT = 10_000
+"""Redis: newest refused messages a queue's dead-letter list keeps."""
+
+MAX_MESSAGE_BYTES_KEY = "spakky_max_message_bytes"
+"""``app.conf`` key: largest inflated body of a compressed message."""
+
+MAX_REDELIVERIES_KEY = "spakky_max_redeliveries"
+"""``app.conf`` key: times a message may come back before it is rejected."""
+
+DEAD_LETTER_LIMIT_KEY = "spakky_dead_letter_limit"
+"""``app.conf`` key: Redis dead-letter list length (0: drop refused messages)."""
+
+DEFAULT_MAX_REDELIVERIES = 5
+"""Default of ``MAX_REDELIVERIES_KEY``."""
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +75,36 @@ def malformed(message: Message) -> str | None:
     return None
 
 
+def redeliveries(message: Message) -> int | None:
+    """How often ``message`` came back to its queue unfinished, or None if unknown.
+
+    Redis: our channel counts each hand-back in the message's own headers.
+    RabbitMQ: the ``redelivered`` flag says "at least once more", quorum
+    queues count in ``x-delivery-count``, and the count we wrote on the copy
+    we published when it last came back.
+    """
+    headers: Mapping[str, object] = (
+        message.headers if isinstance(message.headers, Mapping) else {}
+    )
+    counted = _count(headers.get(REDELIVERIES_HEADER))
+    if not _republishes(message):  # Redis: only our channel writes the count
+        return counted if REDELIVERIES_HEADER in headers else None
+    if not _redelivered(message):
+        return counted
+    return max(counted + 1, _count(headers.get("x-delivery-count")))
+
+
+def _redelivered(message: Message) -> bool:
+    info: Any = getattr(message, "delivery_info", None)
+    return isinstance(info, Mapping) and bool(info.get("redelivered"))
+
+
+def _count(value: object) -> int:
+    return value if type(value) is int and value >= 0 else 0
+
+
 def _describe(error: Exception) -> str:
-    text = " ".join(str(error).split())
+    text = escape(" ".join(str(error).split()))
     if len(text) > 160:
         text = text[:157] + "..."
     return f"handling it raised {type(error).__name__}: {text}"
@@ -53,16 +113,63 @@ def _describe(error: Exception) -> str:
 class GuardedConsumer(Consumer):
     """Celery's consumer, containing errors that would otherwise stop the worker."""
 
+    def connection_for_read(self, heartbeat: float | None = None) -> Any:
+        """Celery's consuming connection, through a guarded transport when one fits."""
+        app = self.app
+        conf = app.conf
+        url = conf.broker_read_url or conf.broker_url
+        transport = None
+        if not conf.broker_transport and isinstance(url, str):
+            # Imported here: it loads kombu's Redis transport and redis-py,
+            # which a process that never consumes does not need.
+            from spakky.dispatch.celery.worker_transport import guarded_transport
+
+            policy = InflatePolicy.for_compression(
+                conf.task_compression,
+                conf.get(MAX_MESSAGE_BYTES_KEY) or DEFAULT_MAX_MESSAGE_BYTES,
+            )
+            limit = conf.get(DEAD_LETTER_LIMIT_KEY)
+            transport = guarded_transport(
+                url, policy, DEFAULT_DEAD_LETTER_LIMIT if limit is None else limit
+            )
+        if transport is None:
+            return super().connection_for_read(heartbeat=heartbeat)
+        return self.ensure_connected(
+            app.connection_for_read(heartbeat=heartbeat, transport=transport)
+        )
+
+    def on_decode_error(self, message: Message, exc: Exception) -> None:
+        """A body Celery cannot decode: rejected (dead-lettered), never logged."""
+        self._contain(message, describe_decode_error(exc))
+
     def create_task_handler(self, *args: Any, **kwargs: Any) -> _Handler:
         handle: _Handler = super().create_task_handler(*args, **kwargs)
         broker_errors: tuple[type[BaseException], ...] = tuple(
             getattr(self, "connection_errors", ())  # set by Consumer.__init__
         )
+        app = getattr(self, "app", None)  # set by Consumer.__init__
+        limit = None if app is None else app.conf.get(MAX_REDELIVERIES_KEY)
+        max_redeliveries = DEFAULT_MAX_REDELIVERIES if limit is None else int(limit)
 
         def on_task_received(message: Message) -> Any:
+            errors = getattr(message, "errors", None)
+            if errors:
+                error = errors[0][1]
+                return self._contain(message, describe_decode_error(error))
             problem = malformed(message)
             if problem is not None:
                 return self._contain(message, problem)
+            came_back = redeliveries(message)
+            if came_back:
+                if came_back > max_redeliveries:
+                    return self._contain(
+                        message,
+                        f"it came back to its queue unfinished {came_back} times "
+                        f"(SPAKKY_CELERY__MAX_REDELIVERIES={max_redeliveries}), so "
+                        "handling it probably kills the worker",
+                    )
+                if _republishes(message) and _redelivered(message):
+                    return _requeue_counted(message, came_back)
             try:
                 return handle(message)
             except broker_errors:
@@ -77,9 +184,10 @@ class GuardedConsumer(Consumer):
         task_id = headers.get("id")
         logger.error(
             "Could not handle a task message (id %s): %s. The worker goes on; "
-            "the message is discarded unless it was already acknowledged, and "
-            "its contents are not logged.",
-            task_id if isinstance(task_id, str) else "?",
+            "the message is rejected unless it was already acknowledged (Redis "
+            "keeps it in the list <queue>.dead-letter, RabbitMQ in the queue's "
+            "dead-letter exchange if it has one), and its contents are not logged.",
+            escape(task_id) if isinstance(task_id, str) else "?",
             problem,
         )
         # Celery queues its own acknowledgement of this message on the hub,
@@ -94,3 +202,34 @@ class GuardedConsumer(Consumer):
         if not message.acknowledged:
             errors = getattr(self, "connection_errors", ())
             message.reject_log_error(logger, errors)
+
+
+def _republishes(message: Message) -> bool:
+    """Whether ``message`` came through our RabbitMQ transport."""
+    channel = getattr(message, "channel", None)
+    return getattr(channel, "republishes_redeliveries", False) is True
+
+
+def _requeue_counted(message: Message, count: int) -> None:
+    """Publish a copy of a redelivered RabbitMQ message carrying ``count``; ack it.
+
+    RabbitMQ cannot change a queued message's headers, and a classic queue
+    only says "redelivered", not how often; the copy carries the count, so a
+    message that keeps killing workers is stopped after a bounded number of
+    deliveries. The copy goes to the back of the queue.
+    """
+    import amqp  # py-amqp, which kombu's RabbitMQ transport uses
+
+    properties: dict[str, Any] = dict(message.properties)
+    headers = dict(properties.get("application_headers") or {})
+    headers[REDELIVERIES_HEADER] = count
+    properties["application_headers"] = headers
+    info: Any = message.delivery_info
+    body: Any = getattr(message, "raw_body", message.body)
+    channel: Any = message.channel
+    channel.basic_publish(
+        amqp.Message(body, **properties),
+        exchange=info.get("exchange", ""),
+        routing_key=info.get("routing_key", ""),
+    )
+    message.ack()
