@@ -139,7 +139,7 @@ def test_result_not_finished_expect_timeout_and_not_ready(loops: Loops) -> None:
     """A task without a result times out; the handle stays usable."""
     handle = TaskiqTaskResult[None]("missing", _stored(loops, {}))
     assert handle.ready() is False
-    with pytest.raises(TaskResultTimeoutError, match=r"not finished after 0\.05s"):
+    with pytest.raises(TaskResultTimeoutError, match=r"did not finish within 0\.05s"):
         handle.get(timeout=0.05)
     with pytest.raises(TaskResultTimeoutError):
         asyncio.run(handle.get_async(timeout=0.05))
