@@ -29,7 +29,7 @@ def test_load_factory_expect_started_application(
     ("spec", "expected"),
     [
         ("no_colon", "write it as package.module:attribute"),
-        ("no.such.module:app", "module 'no.such.module' cannot be imported"),
+        ("no.such.module:app", "module 'no.such.module' was not found"),
         (f"{TARGETS}:missing", "has no attribute 'missing'"),
         (f"{TARGETS}:NOT_AN_APP", "is a int, not a SpakkyApplication"),
         (f"{TARGETS}:needs_arguments", "is a callable that needs arguments"),

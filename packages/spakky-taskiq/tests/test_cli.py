@@ -30,7 +30,7 @@ def test_cli_usage_errors_expect_exit_2(capsys: pytest.CaptureFixture[str]) -> N
     ("spec", "expected"),
     [
         ("no-colon", "write it as package.module:attribute"),
-        ("no_such_module_xyz:app", "cannot be imported"),
+        ("no_such_module_xyz:app", "was not found"),
         (f"{TARGETS}:missing", "has no attribute 'missing'"),
         (f"{TARGETS}:needs_arguments", "callable that needs arguments"),
         (f"{TARGETS}:NOT_AN_APP", "is a int, not a SpakkyApplication"),

@@ -58,7 +58,7 @@ def configuration_problem(error: BaseException) -> str | None:
     Looks at ``error`` and every error it was raised from. None when the
     failure is not a configuration fault (unreachable, full, a bad message).
     """
-    for cause in _chain(error):
+    for cause in error_chain(error):
         if type(cause).__name__ in _AUTH_CLASSES:
             return _PROBLEMS[0][1]
         text = str(cause).lower()
@@ -68,11 +68,17 @@ def configuration_problem(error: BaseException) -> str | None:
     return None
 
 
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    """``error`` and the errors it was raised from, outermost first."""
+def error_chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and the errors it was raised from, outermost first.
+
+    As Python's tracebacks do, a context hidden with ``raise ... from None``
+    is not followed.
+    """
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
