@@ -60,12 +60,15 @@ class TaskSignature:
     ) -> str | None:
         """Why the call ``(*args, **kwargs)`` does not bind, or None when it does."""
         plain = self.plain
-        if (
-            plain is not None
-            and not kwargs
-            and self.required <= len(args) <= len(plain)
-        ):
-            return None
+        given = len(args)
+        if plain is not None and given <= len(plain):
+            # Without defaults first (Python's rule), the first ``required``
+            # names are the ones a call must fill.
+            if not kwargs:
+                if given >= self.required:
+                    return None
+            elif _fills(plain, given, self.required, kwargs):
+                return None
         try:
             self.signature.bind(*args, **kwargs)
         except TypeError as error:
@@ -73,6 +76,20 @@ class TaskSignature:
                 f"{self.qualname}() {error}"
             )
         return None
+
+
+def _fills(
+    plain: tuple[str, ...], given: int, required: int, kwargs: Mapping[str, object]
+) -> bool:
+    """Whether ``kwargs`` complete ``given`` positional arguments of ``plain``."""
+    rest = plain[given:]
+    for name in kwargs:
+        if name not in rest:
+            return False
+    for name in plain[given:required]:  # noqa: SIM110  # a loop beats all(...) here
+        if name not in kwargs:
+            return False
+    return True
 
 
 def explain(
