@@ -326,3 +326,19 @@ def test_startup_no_task_expect_one_warning_with_scan_rule(
     assert [r.getMessage() for r in warnings] == [EMPTY_APPLICATION_WARNING]
     assert warnings[0].levelno == logging.WARNING
     assert "skips that module itself" in EMPTY_APPLICATION_WARNING
+
+
+def test_settings_problems_without_pydantic_settings_expect_class_and_field(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before pydantic-settings is imported, a settings class is named, not its variable."""
+
+    class Limits(BaseModel):
+        size: int
+
+    with pytest.raises(ValidationError) as caught:
+        Limits.model_validate({"size": "big"})
+    monkeypatch.delitem(sys.modules, "pydantic_settings")
+    problems = settings_problems(caught.value)
+    assert problems is not None
+    assert problems[0].startswith("Limits.size: ")
