@@ -87,10 +87,13 @@ def test_generator_stale_block_expect_reported_then_rewritten(tmp_path: Path) ->
     gen.generate([source], docs, write=True)
     text = (docs / "configuration.md").read_text()
     assert (
-        "| `SAMPLE__URL` | `str` | *(required)* | Where to connect, e.g. `redis://host`. |"
-        in text
+        "| <code>SAMPLE__<wbr>URL</code> | `str` | *(required)* | Where to connect, "
+        "e.g. `redis://host`. |" in text
     )
-    assert "| `SAMPLE__RETRIES` | `int` | `3` | How often to retry. |" in text
+    retries = (
+        "| <code>SAMPLE__<wbr>RETRIES</code> | `int` | `3` | How often to retry. |"
+    )
+    assert retries in text
     assert gen.generate([source], docs, write=False).stale == []
 
 
@@ -155,6 +158,9 @@ def test_generator_check_cli_stale_expect_exit_1(tmp_path: Path) -> None:
         "<!-- BEGIN GENERATED: dispatch-auth-config -->\n"
         "<!-- END GENERATED: dispatch-auth-config -->\n",
     )
+    (docs / "configuration-taskiq.md").write_text(
+        "<!-- BEGIN GENERATED: taskiq-config -->\n<!-- END GENERATED: taskiq-config -->\n"
+    )
     completed = subprocess.run(
         [sys.executable, str(GENERATOR), "--check", "--docs", str(docs)],
         cwd=ROOT,
@@ -195,3 +201,10 @@ def test_mkdocs_site_expect_strict_build(tmp_path: Path) -> None:
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert (tmp_path / "site" / "index.html").is_file()
+
+
+def test_generator_variable_cell_expect_breaks_only_after_underscores() -> None:
+    """Long variable names wrap between words in a narrow column, never inside one."""
+    assert gen.variable_cell("SPAKKY_CELERY__TASK_ACKS_LATE") == (
+        "<code>SPAKKY_<wbr>CELERY__<wbr>TASK_<wbr>ACKS_<wbr>LATE</code>"
+    )

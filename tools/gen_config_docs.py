@@ -66,7 +66,11 @@ SOURCES: tuple[SettingsSource, ...] = (
     SettingsSource(
         "dispatch-auth-config", "spakky.dispatch.auth:TaskAuthConfig", optional=True
     ),
-    SettingsSource("taskiq-config", "spakky.dispatch.taskiq:TaskiqConfig"),
+    SettingsSource(
+        "taskiq-config",
+        "spakky.dispatch.taskiq:TaskiqConfig",
+        page="configuration-taskiq.md",
+    ),
 )
 """Every documented settings class; add a line here to document another."""
 
@@ -189,7 +193,7 @@ def rows(cls: type[BaseSettings]) -> list[Row]:
         )
     return [
         Row(
-            variable=f"`{prefix}{name.upper()}`",
+            variable=variable_cell(f"{prefix}{name.upper()}"),
             type=type_cell(field),
             default=default_cell(field),
             meaning=meaning_cell(docs[name]),
@@ -199,6 +203,15 @@ def rows(cls: type[BaseSettings]) -> list[Row]:
 
 
 # -- rendering -----------------------------------------------------------------
+
+
+def variable_cell(variable: str) -> str:
+    """The variable in code, breakable only after its underscores.
+
+    A narrow column then wraps ``SPAKKY_CELERY__TASK_REJECT_ON_WORKER_LOST``
+    between words (``<wbr>``), never inside one.
+    """
+    return "<code>" + re.sub(r"(_+)(?=[A-Za-z0-9])", r"\1<wbr>", variable) + "</code>"
 
 
 def type_name(annotation: object) -> str:

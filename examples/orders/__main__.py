@@ -23,7 +23,7 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from celery import Celery
 from spakky.auth import AuthContext, AuthSubject
@@ -36,7 +36,8 @@ from orders.middleware import request_scope
 from orders.service import OrderService
 from orders.stubs import DATA_VARIABLE, Journal, Order
 from spakky.dispatch.auth import AbstractTaskAuthRefusedError
-from spakky.dispatch.celery import CeleryTaskResult, masked_url
+from spakky.dispatch.celery import masked_url
+from spakky.dispatch.core import TaskDispatcher
 
 HERE = Path(__file__).resolve().parent
 TIMEOUT = 60.0
@@ -192,9 +193,8 @@ def _report(app: SpakkyApplication) -> None:
     print(f"beat entry: {REPORT_TASK} {entry['schedule']}")
     today = date.today().isoformat()
     reports = app.container.get(ReportHandler)
-    result = cast(
-        CeleryTaskResult[dict[str, int | str]], reports.nightly_sales_report(today)
-    )
+    send = app.container.get(TaskDispatcher).send
+    result = send(reports.nightly_sales_report, today)
     print(f"sent nightly_sales_report({today!r}) -> task {result.task_id}")
     print(f"came back: {result.get(timeout=TIMEOUT)!r}")
     subject = f"Sales report {today}"

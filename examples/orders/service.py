@@ -8,13 +8,12 @@ or unreliable parts (e-mail, carrier booking, refunds) to the workers by calling
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import cast
 
 from spakky.core.pod.annotations.pod import Pod
 
 from orders.handlers import NotificationHandler, RefundHandler, ShippingHandler
 from orders.stubs import Order, OrderStore
-from spakky.dispatch.celery import CeleryTaskResult
+from spakky.dispatch.core import ITaskHandle, TaskDispatcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +21,10 @@ class PlacedOrder:
     """A stored order and the handles of the tasks it started."""
 
     order: Order
-    confirmation: CeleryTaskResult[str]
+    confirmation: ITaskHandle[str]
     """The confirmation e-mail task; its value is the e-mail's message id."""
 
-    shipment: CeleryTaskResult[str]
+    shipment: ITaskHandle[str]
     """The carrier booking task; its value is the tracking number."""
 
 
@@ -39,8 +38,10 @@ class OrderService:
         notifications: NotificationHandler,
         shipping: ShippingHandler,
         refunds: RefundHandler,
+        dispatcher: TaskDispatcher,
     ) -> None:
         self.store = store
+        self.dispatcher = dispatcher
         self.notifications = notifications
         self.shipping = shipping
         self.refunds = refunds
@@ -55,18 +56,19 @@ class OrderService:
             day=date.today().isoformat(),
         )
         self.store.add(order)
-        # Outside a worker a @task call returns a result handle, not the
-        # method's declared return type: the casts tell the type checker so.
-        confirmation = self.notifications.send_order_confirmation(
-            order.order_id, order.email, order.total_cents
+        # ``self.shipping.book_shipment(...)`` alone would send the task too;
+        # TaskDispatcher.send also types the handle by the method (ITaskHandle
+        # of what the method returns) and checks the arguments.
+        send = self.dispatcher.send
+        confirmation = send(
+            self.notifications.send_order_confirmation,
+            order.order_id,
+            order.email,
+            order.total_cents,
         )
-        shipment = self.shipping.book_shipment(order.order_id, order.address)
-        return PlacedOrder(
-            order,
-            cast(CeleryTaskResult[str], confirmation),
-            cast(CeleryTaskResult[str], shipment),
-        )
+        shipment = send(self.shipping.book_shipment, order.order_id, order.address)
+        return PlacedOrder(order, confirmation, shipment)
 
-    def refund(self, order_id: str, amount_cents: int) -> CeleryTaskResult[str]:
+    def refund(self, order_id: str, amount_cents: int) -> ITaskHandle[str]:
         """Ask for a refund; the worker decides whether the caller may."""
-        return cast(CeleryTaskResult[str], self.refunds.refund(order_id, amount_cents))
+        return self.dispatcher.send(self.refunds.refund, order_id, amount_cents)

@@ -29,7 +29,7 @@ def test_load_factory_expect_started_application(
     ("spec", "expected"),
     [
         ("no_colon", "write it as package.module:attribute"),
-        ("no.such.module:app", "module 'no.such.module' cannot be imported"),
+        ("no.such.module:app", "module 'no.such.module' was not found"),
         (f"{TARGETS}:missing", "has no attribute 'missing'"),
         (f"{TARGETS}:NOT_AN_APP", "is a int, not a SpakkyApplication"),
         (f"{TARGETS}:needs_arguments", "is a callable that needs arguments"),
@@ -100,3 +100,28 @@ def test_list_tasks_without_schedule_expect_no_schedule_text(
         assert line.endswith("[task]")
     finally:
         application.stop()
+
+
+@pytest.mark.parametrize(
+    ("command", "option"), [("worker", "--concurrency"), ("beat", "--max-interval")]
+)
+def test_command_help_expect_celery_own_options_without_application(
+    capsys: pytest.CaptureFixture[str], command: str, option: str
+) -> None:
+    """``worker --help`` / ``beat --help`` print Celery's own options, exit 0."""
+    assert cli.main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: spakky-celery {command} [-A] APP [options...]")
+    assert f"Usage: celery {command} [OPTIONS]" in out
+    assert option in out
+
+
+def test_version_expect_celery_and_kombu_versions(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--version`` names our distributions and Celery's."""
+    assert cli.main(["--version"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("spakky-celery ")
+    assert "\n  celery " in out
+    assert "\n  kombu " in out

@@ -8,6 +8,7 @@ import pytest
 from celery import Celery
 
 from spakky.dispatch.celery import CeleryEndpointRegistrar, CeleryTaskResult
+from spakky.dispatch.celery.result import routed_queue
 from spakky.dispatch.core import (
     DuplicateTaskNameError,
     ResultBackendNotConfiguredError,
@@ -189,3 +190,44 @@ def test_endpoint_reregistered_on_same_app_expect_newest_invoker_used() -> None:
     CeleryEndpointRegistrar(app, cast(TaskInvoker, new)).register(_binding())
     assert app.tasks["pkg.Handler.work"].apply(args=(1,)).get() == "new"
     assert old.calls == []
+
+
+def test_result_timeout_expect_timeout_error_naming_routed_queue() -> None:
+    """The timeout names the queue: the call's, a route's, or the default."""
+    app = Celery(
+        "t", broker="memory://", backend="cache+memory://", set_as_current=False
+    )
+    app.conf.task_default_queue = "mail-default"
+    app.conf.task_routes = {"pkg.Reports.*": {"queue": "reports"}}
+    routed = CeleryTaskResult[Any](app.AsyncResult("r1"), task_name="pkg.Reports.build")
+    default = CeleryTaskResult[Any](app.AsyncResult("r2"), task_name="pkg.Mail.send")
+    explicit = CeleryTaskResult[Any](
+        app.AsyncResult("r3"), task_name="pkg.Mail.send", queue="urgent"
+    )
+    anonymous = CeleryTaskResult[Any](app.AsyncResult("r4"))
+    assert (routed.queue, default.queue, explicit.queue) == (
+        "reports",
+        "mail-default",
+        "urgent",
+    )
+    assert anonymous.queue == "mail-default"
+    with pytest.raises(TimeoutError) as caught:
+        routed.get(timeout=0.01)
+    assert str(caught.value).endswith(
+        "pkg.Reports.build (r1) did not finish within 0.01s; is a worker "
+        "consuming queue 'reports'?"
+    )
+
+
+def test_routed_queue_router_fails_expect_default_queue() -> None:
+    """A user's router that cannot route without arguments gives the default."""
+
+    def needs_arguments(
+        name: str, args: Any, kwargs: Any, options: Any, **_: Any
+    ) -> Any:
+        raise LookupError(name)
+
+    app = Celery("t", broker="memory://", set_as_current=False)
+    app.conf.task_default_queue = "fallback"
+    app.conf.task_routes = (needs_arguments,)
+    assert routed_queue(app, "pkg.Mail.send") == "fallback"

@@ -14,6 +14,7 @@ from celery.signals import after_task_publish, before_task_publish
 from kombu import Queue
 
 from spakky.dispatch.celery import CeleryTaskSender
+from spakky.dispatch.celery.producer import stock_send_task
 from spakky.dispatch.core import DispatchOptions, TaskMessage
 
 
@@ -139,3 +140,38 @@ def test_fast_publish_explicit_queue_expect_queue_wins(
     afters = [e for kind, e in published if kind == "after"]
     assert [e["routing_key"] for e in afters] == ["q2", "fast-queue-default"]
     assert afters[1]["headers"]["eta"] is not None
+
+
+class TenantCelery(Celery):
+    """A user's Celery subclass: every task it sends carries a tenant header."""
+
+    def send_task(self, name: str, *args: Any, **options: Any) -> Any:  # type: ignore[override]
+        headers = dict(options.pop("headers", None) or {})
+        headers["tenant"] = "acme"
+        return super().send_task(name, *args, headers=headers, **options)
+
+
+def test_fast_publish_celery_subclass_send_task_expect_override_used() -> None:
+    """An app whose class overrides ``send_task`` is published through it.
+
+    The fast path only stands in for Celery's own ``send_task``: the worker
+    sees the header the override adds.
+    """
+    app = TenantCelery(
+        "fast-tenant",
+        broker="memory://",
+        backend="cache+memory://",
+        set_as_current=False,
+    )
+    app.conf.task_default_queue = "fast-tenant-default"
+
+    @app.task(name="tenant.seen", shared=False, bind=True)
+    def seen(task: Any) -> object:
+        return (task.request.headers or {}).get("tenant")
+
+    sender = CeleryTaskSender(app)
+    assert stock_send_task(_stock_app("fast-stock-check")) is True
+    assert stock_send_task(app) is False
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        result = sender.send(TaskMessage(task_name="tenant.seen", headers={"x-h": "v"}))
+        assert result.get(timeout=10) == "acme"

@@ -10,6 +10,7 @@ from taskiq import AsyncBroker, InMemoryBroker, TaskiqResult
 from taskiq.brokers.inmemory_broker import InmemoryResultBackend
 
 from spakky.dispatch.core import (
+    BrokerConfigurationError,
     BrokerUnavailableError,
     DispatchOptions,
     ResultBackendNotConfiguredError,
@@ -19,6 +20,7 @@ from spakky.dispatch.core import (
 from spakky.dispatch.taskiq import (
     ETA_LABEL,
     BrokerLoop,
+    PublishFailedError,
     ReservedLabelError,
     ResultBackendUnavailableError,
     TaskiqTaskResult,
@@ -26,6 +28,8 @@ from spakky.dispatch.taskiq import (
     UnsupportedDispatchOptionError,
     build_broker,
 )
+from spakky.dispatch.taskiq.message import publish_error
+from spakky.dispatch.taskiq.result import queue_of
 
 from .conftest import ConfigFactory
 from .taskiq_fakes import RecordingBroker
@@ -139,7 +143,7 @@ def test_result_not_finished_expect_timeout_and_not_ready(loops: Loops) -> None:
     """A task without a result times out; the handle stays usable."""
     handle = TaskiqTaskResult[None]("missing", _stored(loops, {}))
     assert handle.ready() is False
-    with pytest.raises(TaskResultTimeoutError, match=r"not finished after 0\.05s"):
+    with pytest.raises(TaskResultTimeoutError, match=r"did not finish within 0\.05s"):
         handle.get(timeout=0.05)
     with pytest.raises(TaskResultTimeoutError):
         asyncio.run(handle.get_async(timeout=0.05))
@@ -183,3 +187,39 @@ def test_result_backend_down_expect_unavailable(
     handle = TaskiqTaskResult[None]("t1", loops(broker))
     with pytest.raises(ResultBackendUnavailableError, match="backend down"):
         handle.get(timeout=1)
+
+
+def test_send_handle_expect_queue_of_broker_or_setting(
+    loops: Loops, make_config: ConfigFactory
+) -> None:
+    """The handle knows its queue: a Redis broker's list, else SPAKKY_TASKIQ__QUEUE."""
+    config = make_config
+    settings = config(queue="orders")
+    recorded = TaskiqTaskSender(loops(RecordingBroker()), settings).send(MESSAGE)
+    redis = build_broker(config(broker_url="redis://127.0.0.1:1/0", queue="lists"))
+    assert queue_of(redis, "orders") == "lists"
+    assert queue_of(RecordingBroker(), "orders") == "orders"
+    assert queue_of(RecordingBroker(), None) is None
+    loop = _stored(loops, {})
+    handle = TaskiqTaskResult[None](
+        recorded.task_id, loop, task_name=MESSAGE.task_name, queue="orders"
+    )
+    with pytest.raises(TimeoutError) as caught:
+        handle.get(timeout=0.01)
+    assert str(caught.value).endswith(
+        f"shop.Orders.place ({recorded.task_id}) did not finish within 0.01s; is a "
+        "worker consuming queue 'orders'?"
+    )
+
+
+def test_publish_error_expect_configuration_unreachable_or_refused() -> None:
+    """A failed kick is a configuration error, an unreachable broker, or a refusal."""
+    where = "redis://127.0.0.1:6379/99"
+    config_error = publish_error("t", where, RuntimeError("DB index is out of range"))
+    unreachable = publish_error("t", where, ConnectionRefusedError("refused"))
+    refused = publish_error("t", where, ValueError("too large"))
+    assert isinstance(config_error, BrokerConfigurationError)
+    assert "fix SPAKKY_TASKIQ__BROKER_URL" in str(config_error)
+    assert isinstance(unreachable, BrokerUnavailableError)
+    assert isinstance(refused, PublishFailedError)
+    assert "ValueError: too large" in str(refused)

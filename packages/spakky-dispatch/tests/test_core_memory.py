@@ -243,6 +243,7 @@ def test_result_get_async_never_run_expect_timeout_error_naming_task() -> None:
     handle = InMemoryTaskSender().send(TaskMessage(task_name="pkg.Tasks.slow"))
     with pytest.raises(TaskResultTimeoutError) as caught:
         asyncio.run(handle.get_async(timeout=0.01))
-    assert caught.value.detail == "pkg.Tasks.slow"
+    assert str(caught.value.detail).startswith(f"pkg.Tasks.slow ({handle.task_id})")
+    assert isinstance(caught.value, TimeoutError)
     assert isinstance(caught.value.__cause__, TimeoutError)
     assert handle.ready is False

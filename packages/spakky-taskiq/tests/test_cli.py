@@ -30,7 +30,7 @@ def test_cli_usage_errors_expect_exit_2(capsys: pytest.CaptureFixture[str]) -> N
     ("spec", "expected"),
     [
         ("no-colon", "write it as package.module:attribute"),
-        ("no_such_module_xyz:app", "cannot be imported"),
+        ("no_such_module_xyz:app", "was not found"),
         (f"{TARGETS}:missing", "has no attribute 'missing'"),
         (f"{TARGETS}:needs_arguments", "callable that needs arguments"),
         (f"{TARGETS}:NOT_AN_APP", "is a int, not a SpakkyApplication"),
@@ -166,3 +166,33 @@ def test_target_misuse_expect_clear_errors(memory_env: pytest.MonkeyPatch) -> No
         _ = target.broker  # type: ignore[attr-defined]
     with pytest.raises(AttributeError):
         _ = target.scheduler  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [("worker", "--max-async-tasks"), ("scheduler", "--skip-first-run")],
+)
+def test_cli_command_help_expect_taskiq_own_options_without_application(
+    capsys: pytest.CaptureFixture[str], command: str, option: str
+) -> None:
+    """``worker --help`` / ``scheduler --help`` print taskiq's own options, exit 0."""
+    assert cli.main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: spakky-taskiq {command} [-A] APP [options...]")
+    assert f"usage: taskiq {command}" in out
+    assert option in out
+
+
+def test_list_tasks_into_stream_expect_same_listing(
+    memory_env: pytest.MonkeyPatch,
+) -> None:
+    """``list_tasks(application, out)`` writes the listing to any stream."""
+    import io
+
+    application = load_application(f"{TARGETS}:factory")
+    try:
+        out = io.StringIO()
+        cli.list_tasks(application, out)
+    finally:
+        application.stop()
+    assert out.getvalue().startswith("7 task(s)\n")

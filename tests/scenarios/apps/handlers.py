@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import threading
+import time as clock
 from datetime import time, timedelta
 from pathlib import Path
 from typing import override
@@ -205,6 +206,46 @@ class TraceProbe(IApplicationContextAware):
         execution = None if context is None else current_task_execution(context)
         task_id = None if execution is None else execution.task_id
         append(RECORDS_VARIABLE, {"task_id": task_id, **seen})
+
+
+@TaskHandler()
+class Waiter:
+    """Tasks that wait for another task's result, as Celery users sometimes do."""
+
+    def __init__(self, dispatcher: TaskDispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    @task
+    def nap(self, seconds: float) -> float:
+        clock.sleep(seconds)
+        return seconds
+
+    @task
+    def wait_inside(self, allow: bool) -> dict[str, object]:
+        """Send ``nap`` and wait for it here, opted in to waiting or not."""
+        child = self._dispatcher.send(self.nap, 0.0)
+        try:
+            return {"value": child.get(timeout=3, allow_inside_task=allow)}
+        except Exception as error:
+            return _outcome(error)
+
+    @task
+    async def wait_inside_async(self, allow: bool) -> dict[str, object]:
+        """The same from an async task, with ``get_async``."""
+        child = await self._dispatcher.send_async(self.nap, 0.0)
+        try:
+            return {"value": await child.get_async(timeout=3, allow_inside_task=allow)}
+        except Exception as error:
+            return _outcome(error)
+
+
+def _outcome(error: Exception) -> dict[str, object]:
+    return {
+        "error": type(error).__name__,
+        "message": str(error),
+        "timeout": isinstance(error, TimeoutError),
+        "runtime": isinstance(error, RuntimeError),
+    }
 
 
 @TaskHandler()

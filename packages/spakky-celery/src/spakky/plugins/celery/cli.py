@@ -3,69 +3,109 @@
 Usage::
 
     spakky-celery worker myservice.main:app [celery worker options...]
-    spakky-celery beat   myservice.main:app [celery beat options...]
+    spakky-celery -A myservice.main:app beat [celery beat options...]
     spakky-celery tasks  myservice.main:app
+    spakky-celery worker --help      # Celery's own worker options
+    spakky-celery --version
 
 ``myservice.main:app`` names a started (or startable) ``SpakkyApplication``, or a
-callable that returns one. Options after it go to Celery's own ``worker`` / ``beat``
-commands unchanged, so no ``celery -A`` glue module is needed.
+callable that returns one. Options after it go to Celery's own ``worker`` /
+``beat`` commands unchanged, so no ``celery -A`` glue module is needed. The
+parsing, help and error reports are the core's ``CommandLine``.
 """
 
-import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from celery import Celery
 from spakky.core.application.application import SpakkyApplication
 
-from spakky.dispatch.core import (
-    AbstractSpakkyDispatchError,
-    TaskRegistry,
-    listing_line,
-    load_application,
-)
+from spakky.dispatch.core import TaskBinding
+from spakky.dispatch.core.cli import Command, CommandLine, Invocation, ScheduleText
 
-USAGE = (
-    "usage: spakky-celery {worker,beat,tasks} package.module:attribute [options...]\n"
-    "  worker  run a Celery worker for the application (options go to celery worker)\n"
-    "  beat    run Celery beat for the application (options go to celery beat)\n"
-    "  tasks   list the application's tasks and schedules\n"
+
+def beat_schedules(application: SpakkyApplication) -> ScheduleText:
+    """A task's beat entry as Celery prints its schedule, if it has one."""
+    beat = application.container.get(Celery).conf.beat_schedule or {}
+
+    def schedule(binding: TaskBinding) -> str | None:
+        entry = beat.get(binding.name)
+        return None if entry is None else str(entry["schedule"])
+
+    return schedule
+
+
+def _start(command: str) -> Callable[[Invocation], int]:
+    def run(call: Invocation) -> int:
+        celery = call.application.container.get(Celery)
+        code: int | None = celery.start([command, *call.options])
+        return int(code or 0)
+
+    return run
+
+
+def _celery_help(command: str) -> Callable[[], int]:
+    """Print ``celery <command> --help`` from a bare Celery app (no application)."""
+
+    def show() -> int:
+        program, sys.argv[0] = sys.argv[0], "celery"
+        try:
+            code: int | None = Celery("spakky-celery", set_as_current=False).start(
+                [command, "--help"]
+            )
+        except SystemExit as exit_:
+            return exit_.code if isinstance(exit_.code, int) else 0
+        finally:
+            sys.argv[0] = program
+        return int(code or 0)
+
+    return show
+
+
+COMMAND_LINE = CommandLine(
+    prog="spakky-celery",
+    summary=(
+        "Run Celery's worker or beat on a Spakky application's own Celery app, "
+        "or list the application's tasks."
+    ),
+    distributions=(
+        "spakky-celery",
+        "spakky-dispatch",
+        "spakky-dispatch-celery",
+        "celery",
+        "kombu",
+        "spakky",
+    ),
+    commands=(
+        Command(
+            name="worker",
+            summary="run a Celery worker for the application",
+            tool="celery worker",
+            run=_start("worker"),
+            show_help=_celery_help("worker"),
+        ),
+        Command(
+            name="beat",
+            summary="run Celery beat for the application's @schedule methods",
+            tool="celery beat",
+            run=_start("beat"),
+            show_help=_celery_help("beat"),
+        ),
+    ),
+    schedules=beat_schedules,
 )
+"""The ``spakky-celery`` command line."""
 
 
 def list_tasks(application: SpakkyApplication, out: TextIO) -> None:
     """Print every registered task, whether calls dispatch it, and its schedule."""
-    registry = application.container.get(TaskRegistry)
-    beat = application.container.get(Celery).conf.beat_schedule or {}
-    bindings = sorted(registry, key=lambda binding: binding.name)
-    out.write(f"{len(bindings)} task(s)\n")
-    for binding in bindings:
-        entry = beat.get(binding.name)
-        schedule = None if entry is None else str(entry["schedule"])
-        out.write(listing_line(binding, schedule) + "\n")
+    COMMAND_LINE.list_tasks(application, out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spakky-celery`` command."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) < 2 or args[0] not in ("worker", "beat", "tasks"):
-        sys.stderr.write(USAGE)
-        return 2
-    command, spec, rest = args[0], args[1], args[2:]
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # like `celery -A`: the project folder
-    try:
-        application = load_application(spec)
-    except AbstractSpakkyDispatchError as error:
-        sys.stderr.write(f"spakky-celery: {error}\n")
-        return 2
-    if command == "tasks":
-        list_tasks(application, sys.stdout)
-        return 0
-    celery = application.container.get(Celery)
-    code: int | None = celery.start([command, *rest])
-    return int(code or 0)
+    return COMMAND_LINE.main(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

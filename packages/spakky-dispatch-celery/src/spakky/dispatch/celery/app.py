@@ -21,13 +21,20 @@ _AMQP = frozenset({"amqp", "amqps", "pyamqp"})
 _VISIBILITY = _REDIS | {"sqs", "SQS"}
 
 
-def build_celery_app(config: CeleryConfig) -> Celery:
+def build_celery_app(
+    config: CeleryConfig, *, celery_class: type[Celery] = Celery
+) -> Celery:
     """Return a Celery application configured from ``config``.
 
     The application is not made Celery's "current app", so two Spakky
     applications in one process keep separate task registries.
+
+    Args:
+        config: The ``SPAKKY_CELERY__*`` settings.
+        celery_class: Your own ``Celery`` subclass, e.g. one whose
+            ``send_task`` adds headers; every dispatch then goes through it.
     """
-    app = Celery(
+    app = celery_class(
         config.app_name,
         broker=config.broker_url,
         backend=config.result_backend,

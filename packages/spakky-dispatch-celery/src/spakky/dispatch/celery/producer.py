@@ -13,7 +13,9 @@ and sends the message with Celery's own ``amqp.create_task_message`` and
 ``amqp.send_task_message``, so messages stay standard protocol-2 messages and
 ``before_task_publish`` / ``after_task_publish`` still fire. Calls with a
 countdown, an eta or an expiry take ``send_task`` itself (on the long-lived
-producer), which owns the delayed-delivery and expiration rules.
+producer), which owns the delayed-delivery and expiration rules. So does every
+call when the application's ``Celery`` class overrides ``send_task`` (a hook for
+tenant routing or extra headers): the fast path only stands in for a stock one.
 """
 
 import os
@@ -42,12 +44,19 @@ class TaskPublisher:
     _local: threading.local
     _routes: dict[_RouteKey, dict[str, Any]]
     _origin: tuple[int, str] | None
+    _fast: bool
 
     def __init__(self, app: Celery) -> None:
         self._app = app
         self._local = threading.local()
         self._routes = {}
         self._origin = None
+        self._fast = stock_send_task(app)
+
+    @property
+    def fast(self) -> bool:
+        """Whether calls may bypass ``send_task`` (the app's is Celery's own)."""
+        return self._fast
 
     def publish(
         self,
@@ -66,7 +75,7 @@ class TaskPublisher:
         """
         producer = self._producer()
         try:
-            if _SLOW_PATH.isdisjoint(options):
+            if self._fast and _SLOW_PATH.isdisjoint(options):
                 return self._publish(
                     producer, name, args, kwargs, headers, task_id, options
                 )
@@ -235,6 +244,11 @@ class TaskPublisher:
         if origin is None or origin[0] != pid:
             origin = self._origin = (pid, anon_nodename())
         return origin[1]
+
+
+def stock_send_task(app: Celery) -> bool:
+    """Whether ``app``'s class uses Celery's own ``send_task`` (not an override)."""
+    return getattr(type(app), "send_task", None) is Celery.send_task
 
 
 def _declare(producer: Producer, queue: object) -> list[Queue] | None:

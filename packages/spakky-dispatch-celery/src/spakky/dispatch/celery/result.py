@@ -8,36 +8,47 @@ from typing import Any, override
 from celery.backends.base import DisabledBackend
 from celery.exceptions import NotRegistered
 from celery.result import AsyncResult
-from spakky.task.interfaces.task_result import ITaskResult
 
 from spakky.dispatch.celery.error import ResultBackendUnavailableError
 from spakky.dispatch.celery.urls import masked_url, scrub
 from spakky.dispatch.core import (
+    ITaskHandle,
     ResultBackendNotConfiguredError,
     TaskNotRegisteredError,
-    TaskResultTimeoutError,
 )
+from spakky.dispatch.core.handle import refuse_wait_inside_task, result_timeout
 
 _POLL_START = 0.005
 _POLL_MAX = 0.25
 
 
-class CeleryTaskResult[T](ITaskResult[T]):
+class CeleryTaskResult[T](ITaskHandle[T]):
     """Handle on a dispatched Celery task.
 
     ``get`` and ``get_async`` share one wait: they poll the task's state with
     a growing pause (at most 0.25 s), so every wait is bounded by the caller's
     ``timeout`` and by the result backend's socket timeout, and an unreachable
     backend is reported as ``ResultBackendUnavailableError``, never as the
-    task's own failure.
+    task's own failure. Inside a running task both refuse to wait unless
+    ``allow_inside_task=True`` (``WaitInsideTaskError``).
     """
 
-    __slots__ = ("_result",)
+    __slots__ = ("_queue", "_result", "_task_name")
 
     _result: AsyncResult[Any]
+    _task_name: str | None
+    _queue: str | None
 
-    def __init__(self, result: AsyncResult[Any]) -> None:
+    def __init__(
+        self,
+        result: AsyncResult[Any],
+        *,
+        task_name: str | None = None,
+        queue: str | None = None,
+    ) -> None:
         self._result = result
+        self._task_name = task_name
+        self._queue = queue
 
     @property
     @override
@@ -74,30 +85,48 @@ class CeleryTaskResult[T](ITaskResult[T]):
         """Ask workers not to run the task (and to kill it if ``terminate``)."""
         self._result.revoke(terminate=terminate)
 
+    @property
+    def queue(self) -> str:
+        """The queue the task was sent to (as routed, when the call named none)."""
+        if self._queue is None:
+            self._queue = routed_queue(self._result.app, self._task_name)
+        return self._queue
+
     @override
-    def get(self, timeout: float | None = None) -> T:
+    def get(
+        self, timeout: float | None = None, *, allow_inside_task: bool = False
+    ) -> T:
         """Block until the task finishes and return its value.
 
         The task's own exception is re-raised as such when it failed.
 
         Raises:
+            WaitInsideTaskError: Called inside a running task without
+                ``allow_inside_task=True``.
             ResultBackendNotConfiguredError: No result backend is configured.
             ResultBackendUnavailableError: The backend cannot be read.
-            TaskResultTimeoutError: The task did not finish within ``timeout``.
+            TaskResultTimeoutError: The task did not finish within ``timeout``;
+                it names the queue.
         """
+        refuse_wait_inside_task(self.task_id, allow_inside_task=allow_inside_task)
         for pause in self._pauses(timeout):
             time.sleep(pause)
         return self._value()
 
     @override
-    async def get_async(self, timeout: float | None = None) -> T:
+    async def get_async(
+        self, timeout: float | None = None, *, allow_inside_task: bool = False
+    ) -> T:
         """Await the task's value without holding a thread while waiting.
 
         Raises:
+            WaitInsideTaskError: Called inside a running task without
+                ``allow_inside_task=True``.
             ResultBackendNotConfiguredError: No result backend is configured.
             ResultBackendUnavailableError: The backend cannot be read.
             TaskResultTimeoutError: The task did not finish within ``timeout``.
         """
+        refuse_wait_inside_task(self.task_id, allow_inside_task=allow_inside_task)
         for pause in self._pauses(timeout):
             await asyncio.sleep(pause)
         return self._value()
@@ -110,15 +139,14 @@ class CeleryTaskResult[T](ITaskResult[T]):
         while not self.ready():
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
-                raise TaskResultTimeoutError(
-                    f"{self.task_id} not finished after {timeout}s"
-                )
+                raise result_timeout(self.task_id, self._task_name, self.queue, timeout)
             yield pause if left is None else min(pause, left)
             pause = min(pause * 2, _POLL_MAX)
 
     def _value(self) -> T:
         # The finished state is cached by ``ready``: this reads no backend and
-        # re-raises the task's own exception when it failed.
+        # re-raises the task's own exception when it failed. Celery's own
+        # guard against waiting inside a task is off: ours ran in ``get``.
         try:
             value: T = self._result.get(disable_sync_subtasks=False)
         except NotRegistered as error:
@@ -145,3 +173,16 @@ class CeleryTaskResult[T](ITaskResult[T]):
 
     def __repr__(self) -> str:
         return f"<CeleryTaskResult {self.task_id}>"
+
+
+def routed_queue(app: Any, task_name: str | None) -> str:
+    """The queue Celery routes ``task_name`` to when a call names none."""
+    default = str(app.conf.task_default_queue)
+    if task_name is None:
+        return default
+    try:
+        queue = app.amqp.router.route({}, task_name).get("queue")
+    except Exception:  # a router of the user's that needs arguments: the default
+        return default
+    name = getattr(queue, "name", queue)
+    return str(name) if name else default

@@ -9,10 +9,9 @@ from celery import Celery
 from kombu.exceptions import EncodeError, OperationalError
 from kombu.serialization import dumps
 from spakky.core.pod.annotations.pod import Pod
-from spakky.task.interfaces.task_result import ITaskResult
 
 from spakky.dispatch.celery.app import MAX_HEADER_BYTES_KEY, PUBLISH_TIMEOUT_KEY
-from spakky.dispatch.celery.config import DEFAULT_MAX_HEADER_BYTES
+from spakky.dispatch.celery.config import DEFAULT_MAX_HEADER_BYTES, ENV_PREFIX
 from spakky.dispatch.celery.error import (
     BrokerRejectedError,
     PublishUnconfirmedError,
@@ -24,6 +23,7 @@ from spakky.dispatch.celery.result import CeleryTaskResult
 from spakky.dispatch.celery.urls import masked_url, scrub
 from spakky.dispatch.core import (
     DEFAULT_OPTIONS,
+    BrokerConfigurationError,
     BrokerUnavailableError,
     DispatchOptions,
     ITaskSender,
@@ -32,6 +32,7 @@ from spakky.dispatch.core import (
     TaskMessage,
     find_unencodable,
 )
+from spakky.dispatch.core.diagnosis import configuration_problem
 from spakky.dispatch.core.propagation import check_header_budget
 
 type _Errors = tuple[type[BaseException], ...]
@@ -87,7 +88,7 @@ class CeleryTaskSender(ITaskSender):
         self._publisher = TaskPublisher(app)
 
     @override
-    def send(self, message: TaskMessage) -> ITaskResult[Any]:
+    def send(self, message: TaskMessage) -> CeleryTaskResult[Any]:
         """Publish ``message``; every refusal happens before anything is sent.
 
         Raises:
@@ -98,6 +99,8 @@ class CeleryTaskSender(ITaskSender):
             TaskArgumentSerializationError: An argument cannot be serialized.
             BrokerUnavailableError: The broker could not be reached, or did not
                 answer, within the connection timeout and publish retries.
+            BrokerConfigurationError: The broker refused the credentials, the
+                virtual host or the database index of the broker URL.
             BrokerRejectedError: The broker refused the message.
         """
         headers = message.headers
@@ -114,6 +117,12 @@ class CeleryTaskSender(ITaskSender):
         if options.queue is not None:
             check_queue(self._app, message.task_name, options.queue)
         failures: list[BaseException] = []  # of every publish attempt
+
+        def failed(error: BaseException, _: object) -> None:
+            failures.append(error)
+            if configuration_problem(error) is not None:
+                raise error  # retrying cannot fix the URL: stop at once
+
         try:
             result = self._publisher.publish(
                 message.task_name,
@@ -122,9 +131,7 @@ class CeleryTaskSender(ITaskSender):
                 dict(headers) if headers else None,
                 message.task_id,
                 {
-                    "retry_policy": {
-                        "errback": lambda error, _: failures.append(error)
-                    },
+                    "retry_policy": {"errback": failed},
                     **send_options(self._app, options),
                     **self._publish_timeouts(),
                 },
@@ -143,7 +150,9 @@ class CeleryTaskSender(ITaskSender):
             if mapped is None:
                 raise
             raise mapped from error
-        return CeleryTaskResult[Any](result)
+        return CeleryTaskResult[Any](
+            result, task_name=message.task_name, queue=options.queue
+        )
 
     def _publish_timeouts(self) -> dict[str, Any]:
         """Bound the wait for a write or a publisher confirm on a silent broker."""
@@ -165,6 +174,13 @@ class CeleryTaskSender(ITaskSender):
         chain = list(_chain(error))
         url = self._app.conf.broker_url
         reason = scrub(_reason(chain), url, self._app.conf.result_backend)
+        problem = configuration_problem(error)
+        if problem is not None:
+            return BrokerConfigurationError(
+                f"{task_name} was not sent to {masked_url(url)}: {problem}; fix "
+                f"{ENV_PREFIX}BROKER_URL (or the broker_url of your own Celery "
+                f"app) ({reason})"
+            )
         if any(isinstance(e, (MessageNacked, *refused)) for e in chain):
             return BrokerRejectedError(
                 f"{task_name} was refused by {masked_url(url)}: {reason}"

@@ -19,9 +19,11 @@ from spakky.core.service.interfaces.service import IService
 from taskiq import AsyncBroker, TaskiqEvents, TaskiqState
 
 from spakky.dispatch.core import BrokerUnavailableError, EventLoopRunner
+from spakky.dispatch.core.diagnosis import configuration_problem
 from spakky.dispatch.taskiq.broker import CONNECTION_ERRORS, describe_broker
 from spakky.dispatch.taskiq.config import TaskiqConfig
 from spakky.dispatch.taskiq.error import BrokerLoopBlockedError
+from spakky.dispatch.taskiq.message import misconfigured
 
 logger = getLogger(__name__)
 
@@ -159,10 +161,16 @@ class BrokerLoop(IService):
             raise BrokerUnavailableError(
                 f"the taskiq broker {where} did not start within {self._timeout}s"
             ) from error
-        except CONNECTION_ERRORS as error:
-            raise BrokerUnavailableError(
-                f"cannot start the taskiq broker {where}: {error}"
-            ) from error
+        except Exception as error:
+            problem = configuration_problem(error)
+            if problem is not None:
+                what = f"cannot start the taskiq broker {where}"
+                raise misconfigured(what, problem, error) from error
+            if isinstance(error, CONNECTION_ERRORS):
+                raise BrokerUnavailableError(
+                    f"cannot start the taskiq broker {where}: {error}"
+                ) from error
+            raise
 
     def _adopt_process(self) -> None:
         """After ``fork`` the parent's loops do not exist here: forget them."""

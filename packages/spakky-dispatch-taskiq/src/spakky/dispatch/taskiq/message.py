@@ -17,13 +17,16 @@ from taskiq.labels import prepare_label
 from taskiq.utils import maybe_awaitable
 
 from spakky.dispatch.core import (
+    BrokerConfigurationError,
     BrokerUnavailableError,
     DispatchOptions,
     TaskArgumentSerializationError,
     TaskMessage,
     find_unencodable,
 )
+from spakky.dispatch.core.diagnosis import configuration_problem
 from spakky.dispatch.taskiq.broker import CONNECTION_ERRORS, describe_broker
+from spakky.dispatch.taskiq.config import ENV_PREFIX
 from spakky.dispatch.taskiq.error import (
     PublishFailedError,
     ReservedLabelError,
@@ -205,6 +208,8 @@ async def publish(broker: AsyncBroker, message: TaskiqMessage, timeout: float) -
         TaskArgumentSerializationError: An argument cannot be encoded.
         BrokerUnavailableError: The broker cannot be reached, or did not answer
             within ``timeout`` seconds (then the message may have been queued).
+        BrokerConfigurationError: The broker refused the credentials, the
+            virtual host or the database index of its URL.
         PublishFailedError: The broker refused the message.
     """
     for middleware in broker.middlewares:
@@ -225,17 +230,35 @@ async def publish(broker: AsyncBroker, message: TaskiqMessage, timeout: float) -
             f"{message.task_name}: {where} did not answer within {timeout}s; the "
             "task may or may not have been queued"
         ) from error
-    except CONNECTION_ERRORS as error:
-        raise BrokerUnavailableError(
-            f"{message.task_name} was not sent to {where}: {error}"
-        ) from error
     except Exception as error:
-        raise PublishFailedError(
-            f"{message.task_name} to {where}: {type(error).__name__}: {error}"
-        ) from error
+        raise publish_error(message.task_name, where, error) from error
     for middleware in reversed(broker.middlewares):
         if type(middleware).post_send is not TaskiqMiddleware.post_send:
             await maybe_awaitable(middleware.post_send(message))
+
+
+def publish_error(
+    task_name: str, where: str, error: Exception
+) -> BrokerConfigurationError | BrokerUnavailableError | PublishFailedError:
+    """Our error for a failed ``kick``: configuration, unreachable or refused."""
+    problem = configuration_problem(error)
+    if problem is not None:
+        return misconfigured(f"{task_name} was not sent to {where}", problem, error)
+    if isinstance(error, CONNECTION_ERRORS):
+        return BrokerUnavailableError(f"{task_name} was not sent to {where}: {error}")
+    return PublishFailedError(
+        f"{task_name} to {where}: {type(error).__name__}: {error}"
+    )
+
+
+def misconfigured(
+    what: str, problem: str, error: BaseException
+) -> BrokerConfigurationError:
+    """The configuration error for ``problem``, naming the variable to fix."""
+    return BrokerConfigurationError(
+        f"{what}: {problem}; fix {ENV_PREFIX}BROKER_URL (or the URL of your own "
+        f"AsyncBroker) ({type(error).__name__}: {error})"
+    )
 
 
 def _unserializable(

@@ -2,17 +2,15 @@
 
 import asyncio
 import time
+from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any, cast, override
 
-from spakky.task.interfaces.task_result import ITaskResult
 from taskiq import AsyncBroker, AsyncResultBackend, TaskiqResult
 from taskiq.result_backends.dummy import DummyResultBackend
 
-from spakky.dispatch.core import (
-    ResultBackendNotConfiguredError,
-    TaskResultTimeoutError,
-)
+from spakky.dispatch.core import ITaskHandle, ResultBackendNotConfiguredError
+from spakky.dispatch.core.handle import refuse_wait_inside_task, result_timeout
 from spakky.dispatch.taskiq.error import ResultBackendUnavailableError
 from spakky.dispatch.taskiq.loop import BrokerLoop
 
@@ -20,17 +18,32 @@ _POLL_START = 0.005
 _POLL_MAX = 0.25
 
 
-class TaskiqTaskResult[T](ITaskResult[T]):
-    """Handle on a task sent through taskiq; reads its result backend."""
+class TaskiqTaskResult[T](ITaskHandle[T]):
+    """Handle on a task sent through taskiq; reads its result backend.
 
-    __slots__ = ("_loop", "_task_id")
+    Inside a running task ``get`` and ``get_async`` refuse to wait unless
+    ``allow_inside_task=True`` (``WaitInsideTaskError``).
+    """
+
+    __slots__ = ("_loop", "_queue", "_task_id", "_task_name")
 
     _task_id: str
     _loop: BrokerLoop
+    _task_name: str | None
+    _queue: str | None
 
-    def __init__(self, task_id: str, loop: BrokerLoop) -> None:
+    def __init__(
+        self,
+        task_id: str,
+        loop: BrokerLoop,
+        *,
+        task_name: str | None = None,
+        queue: str | None = None,
+    ) -> None:
         self._task_id = task_id
         self._loop = loop
+        self._task_name = task_name
+        self._queue = queue
 
     @property
     @override
@@ -48,32 +61,54 @@ class TaskiqTaskResult[T](ITaskResult[T]):
         return self._loop.run(partial(_is_ready, task_id=self._task_id))
 
     @override
-    def get(self, timeout: float | None = None) -> T:
+    def get(
+        self, timeout: float | None = None, *, allow_inside_task: bool = False
+    ) -> T:
         """Block until the task finishes and return its value.
 
         The task's own exception is raised when it failed.
 
         Raises:
+            WaitInsideTaskError: Called inside a running task without
+                ``allow_inside_task=True``.
             ResultBackendNotConfiguredError: No result backend is configured.
             ResultBackendUnavailableError: The backend could not be read.
-            TaskResultTimeoutError: The task did not finish within ``timeout``.
+            TaskResultTimeoutError: The task did not finish within ``timeout``;
+                it names the queue.
         """
+        refuse_wait_inside_task(self._task_id, allow_inside_task=allow_inside_task)
         self._require_backend()
-        result = self._loop.run(partial(_wait, task_id=self._task_id, timeout=timeout))
-        return cast(T, _value(result))
+        return cast(T, _value(self._loop.run(self._waiting(timeout))))
 
     @override
-    async def get_async(self, timeout: float | None = None) -> T:
+    async def get_async(
+        self, timeout: float | None = None, *, allow_inside_task: bool = False
+    ) -> T:
         """Await the task's value without blocking the event loop.
 
         Raises:
+            WaitInsideTaskError: Called inside a running task without
+                ``allow_inside_task=True``.
             ResultBackendNotConfiguredError: No result backend is configured.
             ResultBackendUnavailableError: The backend could not be read.
             TaskResultTimeoutError: The task did not finish within ``timeout``.
         """
+        refuse_wait_inside_task(self._task_id, allow_inside_task=allow_inside_task)
         self._require_backend()
-        work = partial(_wait, task_id=self._task_id, timeout=timeout)
-        return cast(T, _value(await self._loop.call(work)))
+        return cast(T, _value(await self._loop.call(self._waiting(timeout))))
+
+    def _waiting(
+        self, timeout: float | None
+    ) -> Callable[[AsyncBroker], Coroutine[Any, Any, TaskiqResult[Any]]]:
+        async def wait(broker: AsyncBroker) -> TaskiqResult[Any]:
+            result = await _wait(broker, task_id=self._task_id, timeout=timeout)
+            if result is None:
+                raise result_timeout(
+                    self._task_id, self._task_name, self._queue, timeout
+                )
+            return result
+
+        return wait
 
     def _require_backend(self) -> None:
         if isinstance(self._loop.broker.result_backend, DummyResultBackend):
@@ -101,15 +136,26 @@ async def _is_ready(broker: AsyncBroker, *, task_id: str) -> bool:
 
 async def _wait(
     broker: AsyncBroker, *, task_id: str, timeout: float | None
-) -> TaskiqResult[Any]:
+) -> TaskiqResult[Any] | None:
+    """The task's result, or None when it is not ready within ``timeout``."""
     deadline = None if timeout is None else time.monotonic() + timeout
     delay = _POLL_START
     while not await _is_ready(broker, task_id=task_id):
         if deadline is not None and time.monotonic() >= deadline:
-            raise TaskResultTimeoutError(f"{task_id} not finished after {timeout}s")
+            return None
         await asyncio.sleep(delay)
         delay = min(delay * 2, _POLL_MAX)
     try:
         return await broker.result_backend.get_result(task_id)
     except Exception as error:
         raise ResultBackendUnavailableError(f"{task_id}: {error}") from error
+
+
+def queue_of(broker: AsyncBroker, configured: str | None) -> str | None:
+    """The queue ``broker`` sends to: a Redis broker's list, else ``configured``.
+
+    ``configured`` is ``SPAKKY_TASKIQ__QUEUE``, which the default RabbitMQ
+    broker is built with.
+    """
+    name = getattr(broker, "queue_name", None)
+    return name if isinstance(name, str) and name else configured

@@ -8,6 +8,7 @@ from spakky.core.pod.annotations.pod import Pod
 from taskiq import TaskiqMessage
 
 from spakky.dispatch.core import IAsyncTaskSender, ITaskSender, TaskMessage
+from spakky.dispatch.taskiq.config import TaskiqConfig
 from spakky.dispatch.taskiq.loop import BrokerLoop
 from spakky.dispatch.taskiq.message import (
     build_message,
@@ -15,7 +16,7 @@ from spakky.dispatch.taskiq.message import (
     control_labels,
     publish,
 )
-from spakky.dispatch.taskiq.result import TaskiqTaskResult
+from spakky.dispatch.taskiq.result import TaskiqTaskResult, queue_of
 
 
 @Pod()
@@ -28,22 +29,32 @@ class TaskiqTaskSender(ITaskSender, IAsyncTaskSender):
     """
 
     _loop: BrokerLoop
+    _queue: str | None
 
-    def __init__(self, loop: BrokerLoop) -> None:
+    def __init__(self, loop: BrokerLoop, config: TaskiqConfig | None = None) -> None:
         self._loop = loop
+        self._queue = None if config is None else config.queue
 
     @override
     def send(self, message: TaskMessage) -> TaskiqTaskResult[Any]:
         prepared = self._prepare(message)
         self._loop.run(partial(publish, message=prepared, timeout=self._loop.timeout))
-        return TaskiqTaskResult[Any](prepared.task_id, self._loop)
+        return self._handle(prepared)
 
     @override
     async def send_async(self, message: TaskMessage) -> TaskiqTaskResult[Any]:
         prepared = self._prepare(message)
         work = partial(publish, message=prepared, timeout=self._loop.timeout)
         await self._loop.call(work)
-        return TaskiqTaskResult[Any](prepared.task_id, self._loop)
+        return self._handle(prepared)
+
+    def _handle(self, prepared: TaskiqMessage) -> TaskiqTaskResult[Any]:
+        return TaskiqTaskResult[Any](
+            prepared.task_id,
+            self._loop,
+            task_name=prepared.task_name,
+            queue=queue_of(self._loop.broker, self._queue),
+        )
 
     def _prepare(self, message: TaskMessage) -> TaskiqMessage:
         """Check and translate ``message``; nothing is sent when this raises."""

@@ -6,6 +6,7 @@ dispatch and invocation pipelines, neutral schedules and an in-memory sender.
 It imports no transport, tracing or auth package.
 """
 
+from spakky.dispatch.core.arguments import TaskSignature
 from spakky.dispatch.core.aspects import AsyncTaskDispatchAspect, TaskDispatchAspect
 from spakky.dispatch.core.binding import (
     TaskBinding,
@@ -18,10 +19,12 @@ from spakky.dispatch.core.context import (
     TASK_CONTEXT_KEY,
     TaskExecution,
     current_task_execution,
+    running_task,
 )
 from spakky.dispatch.core.dispatcher import TaskDispatcher
 from spakky.dispatch.core.error import (
     AbstractSpakkyDispatchError,
+    BrokerConfigurationError,
     BrokerUnavailableError,
     DuplicateTaskNameError,
     HeaderBudgetExceededError,
@@ -32,12 +35,15 @@ from spakky.dispatch.core.error import (
     ResultBackendNotConfiguredError,
     RetryableTaskError,
     TaskArgumentSerializationError,
+    TaskArgumentsError,
     TaskDispatchError,
     TaskNotRegisteredError,
     TaskRefusedError,
     TaskResultError,
     TaskResultTimeoutError,
+    WaitInsideTaskError,
 )
+from spakky.dispatch.core.handle import ITaskHandle
 from spakky.dispatch.core.invoker import InvokerNotReadyError, TaskInvoker
 from spakky.dispatch.core.loading import ApplicationNotFoundError, load_application
 from spakky.dispatch.core.loop import EventLoopReentryError, EventLoopRunner
@@ -91,6 +97,7 @@ __all__ = [
     "AbstractSpakkyDispatchError",
     "ApplicationNotFoundError",
     "AsyncTaskDispatchAspect",
+    "BrokerConfigurationError",
     "BrokerUnavailableError",
     "CrontabSchedule",
     "DailySchedule",
@@ -105,6 +112,7 @@ __all__ = [
     "IHeaderPropagator",
     "IScheduleRegistrar",
     "ITaskEndpointRegistrar",
+    "ITaskHandle",
     "ITaskSender",
     "InMemoryTaskResult",
     "InMemoryTaskSender",
@@ -120,6 +128,7 @@ __all__ = [
     "ScheduleSpec",
     "ScheduledCall",
     "TaskArgumentSerializationError",
+    "TaskArgumentsError",
     "TaskBinding",
     "TaskDispatchAspect",
     "TaskDispatchError",
@@ -135,6 +144,8 @@ __all__ = [
     "TaskRegistry",
     "TaskResultError",
     "TaskResultTimeoutError",
+    "TaskSignature",
+    "WaitInsideTaskError",
     "binding_notes",
     "call_options",
     "check_header_budget",
@@ -144,6 +155,7 @@ __all__ = [
     "listing_line",
     "load_application",
     "merge_options",
+    "running_task",
     "schedule_options",
     "schedule_spec_from_route",
     "task_name_for",

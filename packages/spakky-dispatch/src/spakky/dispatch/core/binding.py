@@ -6,6 +6,7 @@ from inspect import iscoroutinefunction
 from spakky.core.pod.annotations.pod import Pod
 from spakky.task import TaskAuthMetadata
 
+from spakky.dispatch.core.arguments import TaskSignature
 from spakky.dispatch.core.message import DEFAULT_OPTIONS, DispatchOptions
 from spakky.dispatch.core.options import RetryPolicy
 from spakky.dispatch.core.schedule import ScheduledCall, ScheduleSpec
@@ -65,6 +66,9 @@ class TaskBinding:
     retry: RetryPolicy | None = None
     """Declared worker-side retry policy (``@task_options(retry=...)``)."""
 
+    signature: TaskSignature | None = None
+    """What callers must pass, resolved once; None skips the call-site check."""
+
     @classmethod
     def of(
         cls,
@@ -94,6 +98,7 @@ class TaskBinding:
             auth=auth if auth is not None else TaskAuthMetadata(),
             options=options,
             retry=retry,
+            signature=TaskSignature.of(handler_type, method_name),
         )
 
 

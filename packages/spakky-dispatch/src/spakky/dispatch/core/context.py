@@ -1,5 +1,6 @@
 """The worker-context marker kept in the application's context scope."""
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from spakky.core.pod.interfaces.application_context import IApplicationContext
@@ -31,3 +32,26 @@ def current_task_execution(
     """
     value = application_context.get_context_value(TASK_CONTEXT_KEY)
     return value if isinstance(value, TaskExecution) else None
+
+
+_RUNNING: ContextVar[TaskExecution | None] = ContextVar(
+    "spakky.dispatch.running_task", default=None
+)
+
+
+def mark_running(execution: TaskExecution) -> None:
+    """Record that the current ``contextvars`` context executes ``execution``.
+
+    The invoker calls it beside setting ``TASK_CONTEXT_KEY``, inside the
+    context of its own that each task runs in, so the mark ends with the task.
+    """
+    _RUNNING.set(execution)
+
+
+def running_task() -> TaskExecution | None:
+    """The worker-side task the caller runs inside, in any application, or None.
+
+    Unlike ``current_task_execution`` it needs no application context, so a
+    result handle can ask it (waiting inside a task is refused).
+    """
+    return _RUNNING.get()

@@ -1,20 +1,21 @@
 """The dispatch pipeline: a ``@task`` call becomes a task message on a broker."""
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from inspect import unwrap
-from typing import Any
+from typing import Any, overload
 
 from spakky.core.pod.annotations.pod import Pod
 from spakky.core.pod.interfaces.application_context import IApplicationContext
 from spakky.core.pod.interfaces.aware.application_context_aware import (
     IApplicationContextAware,
 )
-from spakky.task.interfaces.task_result import ITaskResult
 
+from spakky.dispatch.core.arguments import check_arguments
 from spakky.dispatch.core.binding import TaskBinding
 from spakky.dispatch.core.context import TASK_CONTEXT_KEY, TaskExecution
 from spakky.dispatch.core.error import TaskNotRegisteredError
+from spakky.dispatch.core.handle import ITaskHandle
 from spakky.dispatch.core.message import TaskMessage
 from spakky.dispatch.core.options import call_options, merge_options, validate_options
 from spakky.dispatch.core.ports import IAsyncTaskSender, ITaskSender
@@ -105,8 +106,11 @@ class TaskDispatcher(IApplicationContextAware):
         ``dispatch_options`` block.
 
         Raises:
+            TaskArgumentsError: The arguments do not bind to the method's
+                signature (a ``TypeError``, as Python's own).
             InvalidDispatchOptionsError: The merged options contradict each other.
         """
+        check_arguments(task, args, kwargs)
         options = task.options
         override = call_options()
         if override is not None:
@@ -125,7 +129,7 @@ class TaskDispatcher(IApplicationContextAware):
         task: TaskBinding,
         args: tuple[object, ...],
         kwargs: Mapping[str, object],
-    ) -> ITaskResult[Any]:
+    ) -> ITaskHandle[Any]:
         """Send one call of ``task`` to the broker."""
         return self._sender.send(self.message(task, args, kwargs))
 
@@ -134,7 +138,7 @@ class TaskDispatcher(IApplicationContextAware):
         task: TaskBinding,
         args: tuple[object, ...],
         kwargs: Mapping[str, object],
-    ) -> ITaskResult[Any]:
+    ) -> ITaskHandle[Any]:
         """Send one call of ``task`` from async code."""
         message = self.message(task, args, kwargs)
         if self._async_sender is not None:
@@ -155,12 +159,57 @@ class TaskDispatcher(IApplicationContextAware):
         finally:
             self._sender, self._async_sender = saved
 
-    def send[**P](
-        self, method: Callable[P, object], *args: P.args, **kwargs: P.kwargs
-    ) -> ITaskResult[Any]:
-        """Send a ``@task`` call to the broker even from inside a worker.
+    @overload
+    def send[**P, R](  # async methods first: they match both
+        self,
+        method: Callable[P, Coroutine[Any, Any, R]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> ITaskHandle[R]: ...
+
+    @overload
+    def send[**P, R](
+        self, method: Callable[P, R], *args: P.args, **kwargs: P.kwargs
+    ) -> ITaskHandle[R]: ...
+
+    def send(
+        self, method: Callable[..., object], *args: object, **kwargs: object
+    ) -> ITaskHandle[Any]:
+        """Send a ``@task`` call to the broker, typed, even from inside a worker.
+
+        The handle is typed by the method: ``send(handler.add, 1, 2)`` on a
+        method returning ``int`` gives an ``ITaskHandle[int]`` (for an
+        ``async def`` method, the type it returns when awaited), and mypy
+        checks the arguments against the method.
 
         Example:
-            ``dispatcher.send(report_handler.build, day)``
+            ``dispatcher.send(report_handler.build, day).get(timeout=30)``
+
+        Raises:
+            TaskNotRegisteredError: ``method`` is not a registered task.
+            TaskArgumentsError: The arguments do not bind to the method.
         """
         return self.dispatch(self.binding_of(method), args, kwargs)
+
+    @overload
+    async def send_async[**P, R](
+        self,
+        method: Callable[P, Coroutine[Any, Any, R]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> ITaskHandle[R]: ...
+
+    @overload
+    async def send_async[**P, R](
+        self, method: Callable[P, R], *args: P.args, **kwargs: P.kwargs
+    ) -> ITaskHandle[R]: ...
+
+    async def send_async(
+        self, method: Callable[..., object], *args: object, **kwargs: object
+    ) -> ITaskHandle[Any]:
+        """``send`` for async code: the publish does not block the event loop.
+
+        Example:
+            ``handle = await dispatcher.send_async(handler.restock, 8)``
+        """
+        return await self.dispatch_async(self.binding_of(method), args, kwargs)

@@ -78,6 +78,19 @@ class TaskArgumentSerializationError(TaskDispatchError):
     )
 
 
+class TaskArgumentsError(TaskDispatchError, TypeError):
+    """A ``@task`` call does not bind to its method's signature.
+
+    Raised where the call is made, before anything is sent; it is a
+    ``TypeError``, as the same call of a plain method would raise.
+    """
+
+    message = (
+        "The call does not match the task method's signature, so nothing was "
+        "sent; call it as you would call the method itself"
+    )
+
+
 class HeaderBudgetExceededError(TaskDispatchError):
     """The propagation headers of one message are larger than the transport allows."""
 
@@ -96,6 +109,21 @@ class BrokerUnavailableError(TaskDispatchError):
     )
 
 
+class BrokerConfigurationError(TaskDispatchError):
+    """The broker refused the connection because of how it is configured.
+
+    Wrong credentials, an unknown virtual host or a database index the broker
+    does not have: retrying cannot help, the URL must change. The detail names
+    the setting to fix.
+    """
+
+    message = (
+        "The broker refused the connection because of its configuration, so "
+        "nothing was sent; fix the broker URL (user and password, virtual host "
+        "or database index)"
+    )
+
+
 class TaskResultError(AbstractSpakkyDispatchError):
     """Base for errors raised by a task result handle."""
 
@@ -111,10 +139,29 @@ class ResultBackendNotConfiguredError(TaskResultError):
     )
 
 
-class TaskResultTimeoutError(TaskResultError):
-    """The task did not finish within the time the caller allowed."""
+class TaskResultTimeoutError(TaskResultError, TimeoutError):
+    """The task did not finish within the time the caller allowed.
+
+    A ``TimeoutError``, so code written for timeouts in general catches it.
+    """
 
     message = "Task did not finish in time"
+
+
+class WaitInsideTaskError(TaskResultError, RuntimeError):
+    """A running task waited for another task's result.
+
+    The waiting task holds its worker slot while the task it waits for needs
+    one: on a solo or busy pool that is a deadlock until the timeout. Like
+    Celery's own guard it is a ``RuntimeError``, raised before any wait.
+    """
+
+    message = (
+        "Waiting for a task's result inside a running task can deadlock the "
+        "worker (the waiting task holds the slot the other task needs), so it "
+        "is refused; return the task id or dispatch a follow-up task instead, "
+        "or pass allow_inside_task=True when another worker pool surely runs it"
+    )
 
 
 class TaskRefusedError(AbstractSpakkyDispatchError):

@@ -17,7 +17,7 @@ from spakky.core.pod.interfaces.aware.application_context_aware import (
 
 from spakky.dispatch.core.aspects import AsyncTaskDispatchAspect, TaskDispatchAspect
 from spakky.dispatch.core.binding import TaskBinding
-from spakky.dispatch.core.context import TASK_CONTEXT_KEY, TaskExecution
+from spakky.dispatch.core.context import TASK_CONTEXT_KEY, TaskExecution, mark_running
 from spakky.dispatch.core.error import AbstractSpakkyDispatchError, RetryableTaskError
 from spakky.dispatch.core.loop import EventLoopRunner
 from spakky.dispatch.core.message import TaskMessage
@@ -195,9 +195,9 @@ class TaskInvoker(IApplicationContextAware):
         if context is None:
             raise InvokerNotReadyError()
         context.clear_context()
-        context.set_context_value(
-            TASK_CONTEXT_KEY, TaskExecution(task=task, task_id=task_id)
-        )
+        execution = TaskExecution(task=task, task_id=task_id)
+        context.set_context_value(TASK_CONTEXT_KEY, execution)
+        mark_running(execution)
         return context
 
     def _target(self, task_name: str) -> "_Target":

@@ -6,12 +6,22 @@ from inspect import signature
 from spakky.core.application.application import SpakkyApplication
 
 from spakky.dispatch.core.error import AbstractSpakkyDispatchError
+from spakky.dispatch.core.secrets import redact, settings_problems
 
 
 class ApplicationNotFoundError(AbstractSpakkyDispatchError):
     """The ``package.module:attribute`` given on the command line is unusable."""
 
     message = "Cannot load the Spakky application"
+
+
+class ApplicationImportError(ApplicationNotFoundError):
+    """The application's module exists but raised while it was imported.
+
+    The error it raised is the ``__cause__``; command lines show its traceback.
+    """
+
+    message = "The Spakky application's module failed to import"
 
 
 def load_application(spec: str) -> SpakkyApplication:
@@ -22,6 +32,8 @@ def load_application(spec: str) -> SpakkyApplication:
     Raises:
         ApplicationNotFoundError: The spec is malformed, the module or attribute
             is missing, or it does not give a ``SpakkyApplication``.
+        ApplicationImportError: The module exists but its import raised (the
+            error is the ``__cause__``).
     """
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
@@ -30,11 +42,15 @@ def load_application(spec: str) -> SpakkyApplication:
         )
     try:
         module = importlib.import_module(module_name)
-    except ImportError as error:
+    except ModuleNotFoundError as error:
+        if not _names_module(error, module_name):
+            raise ApplicationImportError(_failed(spec, module_name, error)) from error
         raise ApplicationNotFoundError(
-            f"{spec!r}: module {module_name!r} cannot be imported ({error}); run "
-            "from the project folder or put it on PYTHONPATH"
+            f"{spec!r}: module {module_name!r} was not found; run from the "
+            "project folder or put it on PYTHONPATH"
         ) from error
+    except Exception as error:
+        raise ApplicationImportError(_failed(spec, module_name, error)) from error
     target: object = module
     for part in attribute.split("."):
         if not hasattr(target, part):
@@ -59,3 +75,25 @@ def load_application(spec: str) -> SpakkyApplication:
     if not target.application_context.is_started:
         target.start()
     return target
+
+
+def _names_module(error: ModuleNotFoundError, module_name: str) -> bool:
+    """Whether the missing module is ``module_name`` or one of its packages.
+
+    Otherwise a module the application imports is missing: that is an import
+    failure of the application, not a wrong name on the command line.
+    """
+    missing = error.name or ""
+    return bool(missing) and (
+        module_name == missing or module_name.startswith(f"{missing}.")
+    )
+
+
+def _failed(spec: str, module_name: str, error: BaseException) -> str:
+    """The detail of an import failure; the settings' problems, never values."""
+    problems = settings_problems(error)
+    if problems is not None:
+        reason = "invalid settings: " + "; ".join(problems)
+    else:
+        reason = redact(f"{type(error).__name__}: {error}")
+    return f"{spec!r}: importing {module_name!r} raised {reason}"

@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, override
 from uuid import uuid4
 
-from spakky.task.interfaces.task_result import ITaskResult
-
 from spakky.dispatch.core.error import TaskResultError, TaskResultTimeoutError
+from spakky.dispatch.core.handle import ITaskHandle, refuse_wait_inside_task
 from spakky.dispatch.core.message import TaskMessage
 from spakky.dispatch.core.ports import ITaskSender
 
@@ -26,7 +25,7 @@ _PENDING = object()
 
 
 @dataclass(slots=True, kw_only=True)
-class InMemoryTaskResult(ITaskResult[Any]):
+class InMemoryTaskResult(ITaskHandle[Any]):
     """Result handle of a captured message, settled when the message runs."""
 
     message: TaskMessage
@@ -50,7 +49,20 @@ class InMemoryTaskResult(ITaskResult[Any]):
         return self.error is not None or self.value is not _PENDING
 
     @override
-    def get(self) -> Any:
+    def get(
+        self, timeout: float | None = None, *, allow_inside_task: bool = False
+    ) -> Any:
+        """The task's value; it must have run (``run_pending``), nothing waits.
+
+        Raises:
+            WaitInsideTaskError: Called inside a running task without
+                ``allow_inside_task``, as every transport's handle refuses.
+            TaskNotRunError: The task has not run yet.
+        """
+        refuse_wait_inside_task(self.task_id, allow_inside_task=allow_inside_task)
+        return self._settled()
+
+    def _settled(self) -> Any:
         if self.error is not None:
             raise self.error
         if self.value is _PENDING:
@@ -58,16 +70,31 @@ class InMemoryTaskResult(ITaskResult[Any]):
         return self.value
 
     @override
-    async def get_async(self, timeout: float | None = None) -> Any:
+    async def get_async(
+        self, timeout: float | None = None, *, allow_inside_task: bool = False
+    ) -> Any:
+        """Wait until the task has run (at most ``timeout`` s), then its value.
+
+        Raises:
+            WaitInsideTaskError: Called inside a running task without
+                ``allow_inside_task``.
+            TaskResultTimeoutError: It did not run within ``timeout``.
+        """
+        refuse_wait_inside_task(self.task_id, allow_inside_task=allow_inside_task)
+
         async def settled() -> None:
             while not self.ready:
                 await asyncio.sleep(0.001)
 
+        message = self.message
         try:
             await asyncio.wait_for(settled(), timeout)
         except TimeoutError as error:
-            raise TaskResultTimeoutError(self.message.task_name) from error
-        return self.get()
+            raise TaskResultTimeoutError(
+                f"{message.task_name} ({self.task_id}) did not run within "
+                f"{timeout}s; InMemoryTaskSender.run_pending runs captured tasks"
+            ) from error
+        return self._settled()
 
 
 type Runner = Callable[[TaskMessage], object]

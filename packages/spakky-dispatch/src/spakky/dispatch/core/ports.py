@@ -11,9 +11,8 @@ from collections.abc import Mapping, MutableMapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from spakky.task.interfaces.task_result import ITaskResult
-
 from spakky.dispatch.core.binding import TaskBinding
+from spakky.dispatch.core.handle import ITaskHandle
 from spakky.dispatch.core.message import TaskMessage
 from spakky.dispatch.core.schedule import ScheduledCall, ScheduleSpec
 
@@ -22,7 +21,7 @@ class ITaskSender(ABC):
     """Hands task messages to a broker (blocking)."""
 
     @abstractmethod
-    def send(self, message: TaskMessage) -> ITaskResult[Any]:
+    def send(self, message: TaskMessage) -> ITaskHandle[Any]:
         """Publish one task message.
 
         Args:
@@ -41,7 +40,7 @@ class IAsyncTaskSender(ABC):
     """Hands task messages to a broker without blocking the event loop."""
 
     @abstractmethod
-    async def send_async(self, message: TaskMessage) -> ITaskResult[Any]:
+    async def send_async(self, message: TaskMessage) -> ITaskHandle[Any]:
         """Publish one task message from async code.
 
         Args:

@@ -1,6 +1,7 @@
 """Startup registration shared by transport plugins."""
 
 from abc import ABC, abstractmethod
+from logging import getLogger
 from typing import override
 
 from spakky.core.pod.interfaces.application_context import IApplicationContext
@@ -10,6 +11,18 @@ from spakky.core.pod.interfaces.aware.application_context_aware import (
 from spakky.core.pod.interfaces.post_processor import IPostProcessor
 
 from spakky.dispatch.core.registrar import TaskRegistrar
+
+logger = getLogger("spakky.dispatch")
+
+EMPTY_APPLICATION_WARNING = (
+    "No @task or @schedule method is registered in this application, so no "
+    "call is sent and a worker has nothing to run. SpakkyApplication.scan() "
+    "without arguments scans the package of the module that calls it and "
+    "skips that module itself: put @TaskHandler classes in another module of "
+    "that package (e.g. handlers.py: the scan imports it), pass that module "
+    "or package to scan(...), or add the class with app.add(...)."
+)
+"""Logged once at startup when an application has no task at all."""
 
 
 def prefer_user_pod(
@@ -57,7 +70,10 @@ class AbstractTaskRegistrationPostProcessor(
             return
         self._registered = True
         self.prepare(application_context)
-        application_context.get(TaskRegistrar).register_container(application_context)
+        registrar = application_context.get(TaskRegistrar)
+        registrar.register_container(application_context)
+        if not len(registrar.registry):
+            logger.warning(EMPTY_APPLICATION_WARNING)
 
     @override
     def post_process(self, pod: object) -> object:

@@ -3,19 +3,22 @@
 Usage::
 
     spakky-taskiq worker    myservice.main:app [taskiq worker options...]
-    spakky-taskiq scheduler myservice.main:app [taskiq scheduler options...]
+    spakky-taskiq -A myservice.main:app scheduler [taskiq scheduler options...]
     spakky-taskiq tasks     myservice.main:app
+    spakky-taskiq worker --help      # taskiq's own worker options
+    spakky-taskiq --version
 
 ``myservice.main:app`` names a started (or startable) ``SpakkyApplication``, or a
 callable that returns one. Options after it go to taskiq's own ``worker`` /
 ``scheduler`` commands unchanged (``--workers 1``, ``--log-level DEBUG``, ...).
+The parsing, help and error reports are the core's ``CommandLine``.
 """
 
 import asyncio
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from spakky.core.application.application import SpakkyApplication
@@ -25,48 +28,29 @@ from taskiq.cli.scheduler.run import run_scheduler
 from taskiq.cli.worker.args import WorkerArgs
 from taskiq.cli.worker.run import run_worker
 
-from spakky.dispatch.core import (
-    AbstractSpakkyDispatchError,
-    TaskRegistry,
-    listing_line,
-)
+from spakky.dispatch.core import TaskBinding
+from spakky.dispatch.core.cli import Command, CommandLine, ScheduleText
 from spakky.dispatch.taskiq import SpakkyScheduleSource
-from spakky.plugins.taskiq.loading import load_application
 from spakky.plugins.taskiq.target import APPLICATION_VARIABLE, TARGET
-
-USAGE = (
-    "usage: spakky-taskiq {worker,scheduler,tasks} package.module:attribute "
-    "[options...]\n"
-    "  worker     run taskiq workers for the application (options go to taskiq "
-    "worker)\n"
-    "  scheduler  run taskiq's scheduler for the application's @schedule methods\n"
-    "  tasks      list the application's tasks and schedules\n"
-)
-
-COMMANDS = ("worker", "scheduler", "tasks")
-
-
-def list_tasks(application: SpakkyApplication, out: TextIO) -> None:
-    """Print every registered task, whether calls dispatch it, and its schedule."""
-    registry = application.container.get(TaskRegistry)
-    entries = application.container.get(SpakkyScheduleSource).entries
-    bindings = sorted(registry, key=lambda binding: binding.name)
-    out.write(f"{len(bindings)} task(s)\n")
-    for binding in bindings:
-        entry = entries.get(binding.name)
-        schedule = None
-        if entry is not None:
-            task = entry.task
-            schedule = (
-                f"every {task.interval}"
-                if task.interval is not None
-                else f"cron {task.cron!r} in {task.cron_offset}"
-            )
-        out.write(listing_line(binding, schedule) + "\n")
-
 
 RECEIVER = "spakky.dispatch.taskiq.receiver:PromptReceiver"
 """taskiq receiver used unless ``--receiver`` is given: stops promptly on SIGTERM."""
+
+
+def source_schedules(application: SpakkyApplication) -> ScheduleText:
+    """A task's entry in the application's schedule source, as a short text."""
+    entries = application.container.get(SpakkyScheduleSource).entries
+
+    def schedule(binding: TaskBinding) -> str | None:
+        entry = entries.get(binding.name)
+        if entry is None:
+            return None
+        task = entry.task
+        if task.interval is not None:
+            return f"every {task.interval}"
+        return f"cron {task.cron!r} in {task.cron_offset}"
+
+    return schedule
 
 
 def run_workers(spec: str, options: Sequence[str]) -> int:
@@ -94,26 +78,68 @@ def run_schedules(scheduler: TaskiqScheduler, options: Sequence[str]) -> int:
     return 0
 
 
+def _taskiq_help(tool: str, parse: Callable[[list[str]], object]) -> Callable[[], int]:
+    """Print ``taskiq <command> --help`` (needs no application)."""
+
+    def show() -> int:
+        program, sys.argv[0] = sys.argv[0], tool
+        try:
+            parse(["--help"])
+        except SystemExit as exit_:
+            return exit_.code if isinstance(exit_.code, int) else 0
+        finally:
+            sys.argv[0] = program
+        return 0
+
+    return show
+
+
+COMMAND_LINE = CommandLine(
+    prog="spakky-taskiq",
+    summary=(
+        "Run taskiq's workers or scheduler on a Spakky application's broker, "
+        "or list the application's tasks."
+    ),
+    distributions=(
+        "spakky-taskiq",
+        "spakky-dispatch",
+        "spakky-dispatch-taskiq",
+        "taskiq",
+        "taskiq-redis",
+        "taskiq-aio-pika",
+        "spakky",
+    ),
+    commands=(
+        Command(
+            name="worker",
+            summary="run taskiq workers for the application",
+            tool="taskiq worker",
+            run=lambda call: run_workers(call.spec, call.options),
+            show_help=_taskiq_help("taskiq worker", WorkerArgs.from_cli),
+        ),
+        Command(
+            name="scheduler",
+            summary="run taskiq's scheduler for the application's @schedule methods",
+            tool="taskiq scheduler",
+            run=lambda call: run_schedules(
+                call.application.container.get(TaskiqScheduler), call.options
+            ),
+            show_help=_taskiq_help("taskiq scheduler", SchedulerArgs.from_cli),
+        ),
+    ),
+    schedules=source_schedules,
+)
+"""The ``spakky-taskiq`` command line."""
+
+
+def list_tasks(application: SpakkyApplication, out: TextIO) -> None:
+    """Print every registered task, whether calls dispatch it, and its schedule."""
+    COMMAND_LINE.list_tasks(application, out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spakky-taskiq`` command."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) < 2 or args[0] not in COMMANDS:
-        sys.stderr.write(USAGE)
-        return 2
-    command, spec, rest = args[0], args[1], args[2:]
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # like `taskiq worker`: the project folder
-    try:
-        application = load_application(spec)
-    except AbstractSpakkyDispatchError as error:
-        sys.stderr.write(f"spakky-taskiq: {error}\n")
-        return 2
-    if command == "tasks":
-        list_tasks(application, sys.stdout)
-        return 0
-    if command == "worker":
-        return run_workers(spec, rest)
-    return run_schedules(application.container.get(TaskiqScheduler), rest)
+    return COMMAND_LINE.main(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover
