@@ -13,6 +13,7 @@ from spakky.dispatch.core.binding import (
     listing_line,
     task_name_for,
 )
+from spakky.dispatch.core.call import TaskCall
 from spakky.dispatch.core.components import CORE_COMPONENTS
 from spakky.dispatch.core.context import (
     TASK_CONTEXT_KEY,
@@ -121,6 +122,7 @@ __all__ = [
     "ScheduledCall",
     "TaskArgumentSerializationError",
     "TaskBinding",
+    "TaskCall",
     "TaskDispatchAspect",
     "TaskDispatchError",
     "TaskDispatcher",
