@@ -83,6 +83,7 @@ from spakky.dispatch.core.schedule import (
     ScheduleSpec,
     schedule_spec_from_route,
 )
+from spakky.dispatch.core.settings import describe_settings_errors
 
 __all__ = [
     "CORE_COMPONENTS",
@@ -141,6 +142,7 @@ __all__ = [
     "call_options",
     "check_header_budget",
     "current_task_execution",
+    "describe_settings_errors",
     "dispatch_options",
     "find_unencodable",
     "listing_line",
