@@ -1,9 +1,9 @@
 """The plugin composes core, taskiq adapter, tracing and auth into an application."""
 
 import asyncio
-from uuid import UUID
 import os
 from typing import Any, override
+from uuid import UUID
 
 import pytest
 from spakky.core.application.application import SpakkyApplication
