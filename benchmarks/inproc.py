@@ -30,7 +30,7 @@ from benchmarks.raw_app import (
     raw_settings,
 )
 from spakky.dispatch.celery import CeleryConfig, build_celery_app
-from spakky.dispatch.core import HeaderPropagation, TaskRegistry
+from spakky.dispatch.core import HeaderPropagation, TaskCall, TaskRegistry
 from spakky.dispatch.tracing import TraceScope
 
 ARGS: tuple[object, ...] = (1, "abc")
@@ -164,7 +164,9 @@ def _headers(app: SpakkyApplication, variant: str) -> dict[str, str]:
     registry = app.container.get(TaskRegistry)
     binding = registry.get(_task_name(app, "work"))
     with caller_context(app, variant):
-        headers = app.container.get(HeaderPropagation).inject(binding)
+        headers = app.container.get(HeaderPropagation).inject(
+            TaskCall(task=binding, task_id=None, args=ARGS, kwargs=KWARGS)
+        )
     app.application_context.clear_context()
     return headers
 

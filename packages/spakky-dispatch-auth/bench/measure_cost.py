@@ -228,24 +228,29 @@ def main() -> int:
         side.context.set_context_value(AUTH_CONTEXT_CONTEXT_KEY, ADMIN)
 
     rows = [
-        ("dispatch, caller has an AuthContext (signs)", "dispatch", "plain"),
-        ("invoke unprotected task (header ignored)", "invoke", "plain"),
-        ("invoke @protected task (verify + seed)", "invoke", "authenticated"),
+        (
+            "dispatch @protected, caller has an AuthContext (signs)",
+            "dispatch",
+            "authenticated",
+        ),
+        ("dispatch unprotected, caller has an AuthContext", "dispatch", "plain"),
+        ("invoke unprotected task", "invoke", "plain"),
+        ("invoke @protected task (verify, binding, seed)", "invoke", "authenticated"),
         ("invoke @require_role task (+1 check)", "invoke", "admin_only"),
     ]
-    print(f"{'path':48} {'without':>9} {'with':>9} {'added':>9} {'ratio':>6}")
+    print(f"{'path':56} {'without':>9} {'with':>9} {'added':>9} {'ratio':>6}")
     for label, kind, name in rows:
         base = best_us(getattr(without, kind)(name))
         full = best_us(getattr(with_auth, kind)(name))
         print(
-            f"{label:48} {base:8.1f}µs {full:8.1f}µs {full - base:8.1f}µs "
+            f"{label:56} {base:8.1f}µs {full:8.1f}µs {full - base:8.1f}µs "
             f"{full / base:5.2f}x"
         )
     with_auth.context.clear_context()
-    anonymous = best_us(with_auth.dispatch("plain"))
-    base = best_us(without.dispatch("plain"))
+    anonymous = best_us(with_auth.dispatch("authenticated"))
+    base = best_us(without.dispatch("authenticated"))
     print(
-        f"{'dispatch, no AuthContext (no header)':48} {base:8.1f}µs "
+        f"{'dispatch @protected, no AuthContext (no header)':56} {base:8.1f}µs "
         f"{anonymous:8.1f}µs {anonymous - base:8.1f}µs {anonymous / base:5.2f}x"
     )
     for side in (with_auth, without):

@@ -50,6 +50,7 @@ from spakky.plugins.cryptography import (
 
 from spakky.dispatch.auth import (
     AuthSnapshotPropagator,
+    SnapshotKeyCheck,
     TaskAuthConfig,
     TaskAuthorizer,
     TaskAuthStartupValidationService,
@@ -257,11 +258,13 @@ CORE_PODS: tuple[PodType, ...] = (
     RecordingEndpointRegistrar,
     RecordingScheduleRegistrar,
     in_memory_sender,
-    RegisteringPostProcessor,
 )
-"""The dispatch core on in-memory ports, as a transport plugin would wire it."""
+"""The dispatch core on in-memory ports, as a transport plugin would wire it
+(its task registration post-processor, ``RegisteringPostProcessor``, is added
+last, as the plugins add theirs)."""
 
 AUTH_PODS: tuple[PodType, ...] = (
+    SnapshotKeyCheck,
     auth_snapshot_propagation_config,
     TaskAuthConfig,
     TaskAuthorizer,
@@ -352,7 +355,8 @@ def with_headers(message: TaskMessage, headers: dict[str, str]) -> TaskMessage:
 def build_app(*pods: PodType, crypto: bool = True) -> Harness:
     """Start an application with the core, the auth adapter and ``pods``."""
     app = SpakkyApplication(ApplicationContext())
-    for pod in (*CORE_PODS, *AUTH_PODS, *(CRYPTO_PODS if crypto else ()), *pods):
+    crypto_pods = CRYPTO_PODS if crypto else ()
+    for pod in (*CORE_PODS, *AUTH_PODS, *crypto_pods, *pods, RegisteringPostProcessor):
         app.add(pod)
     app.start()
     return Harness(app=app, context=cast(ApplicationContext, app.application_context))

@@ -154,3 +154,40 @@ class ConflictingHandler:
     @protected
     @task
     def both(self) -> None: ...
+
+
+@TaskHandler()
+class ArgumentHandler(Recording):
+    """Protected tasks with arguments, to bind snapshots to them."""
+
+    @protected
+    @task
+    def refund(self, order_id: str, amount: int) -> dict[str, object]:
+        self.seen("refund")
+        return {"refunded": order_id, "amount": amount}
+
+    @protected
+    @task
+    def claims(self) -> dict[str, object]:
+        """Which claims the task body sees (the binding claim never)."""
+        self.seen("claims")
+        assert self.context is not None
+        value = self.context.get_context_value(AUTH_CONTEXT_CONTEXT_KEY)
+        assert isinstance(value, AuthContext)
+        return {"claims": sorted(claim.name for claim in value.claims)}
+
+    @require_role("admin")
+    @task
+    def delete_user(self, user_id: str) -> dict[str, object]:
+        self.seen("delete_user")
+        return {"deleted": user_id}
+
+    @protected
+    @task
+    def anything(self, *args: object, **kwargs: object) -> dict[str, object]:
+        self.seen("anything")
+        return {"args": list(args), "kwargs": kwargs}
+
+    @task
+    def open_anything(self, *args: object, **kwargs: object) -> None:
+        self.seen("open_anything")

@@ -38,7 +38,7 @@ from spakky.dispatch.auth import (
     TaskAuthPlan,
     TaskAuthUnavailableError,
 )
-from spakky.dispatch.core import TaskBinding, TaskMessage
+from spakky.dispatch.core import TaskBinding, TaskCall, TaskMessage
 
 from .auth_fakes import (
     TOKEN,
@@ -432,12 +432,13 @@ def test_unprotected_task_with_stray_snapshot_expect_unaffected(
 ) -> None:
     """Unprotected tasks ignore the header (valid or not) and see no identity."""
     harness = make_app(ReportHandler)
-    valid = harness.dispatch(ReportHandler, "open_report", as_=caller())
-    assert SNAPSHOT_HEADER in valid.headers
-    assert harness.run(valid) is None
-    assert harness.run(with_headers(valid, {SNAPSHOT_HEADER: "garbage"})) is None
+    stray = harness.dispatch(ReportHandler, "whoami", as_=caller()).headers
+    plain = harness.dispatch(ReportHandler, "open_report", as_=caller())
+    assert SNAPSHOT_HEADER not in plain.headers
+    assert harness.run(with_headers(plain, dict(stray))) is None
+    assert harness.run(with_headers(plain, {SNAPSHOT_HEADER: "garbage"})) is None
     public = harness.dispatch(ReportHandler, "public_report", as_=caller())
-    assert harness.run(public) is None
+    assert harness.run(with_headers(public, dict(stray))) is None
     assert _runs(harness) == ["open_report", "open_report", "public_report"]
 
 
@@ -452,7 +453,8 @@ def test_needs_restore_expect_only_protected_tasks(make_app: AppFactory) -> None
     assert not propagator.needs_restore(unprotected)
     assert not propagator.needs_restore(harness.binding(ReportHandler, "public_report"))
     harness.context.clear_context()
-    with propagator.restore({SNAPSHOT_HEADER: "garbage"}, unprotected):
+    call = TaskCall(task=unprotected, task_id="id-1")
+    with propagator.restore({SNAPSHOT_HEADER: "garbage"}, call):
         assert harness.context.get_context_value(AUTH_CONTEXT_CONTEXT_KEY) is None
 
 
@@ -476,20 +478,21 @@ def test_scope_exit_expect_previous_identity_restored_also_on_error(
 ) -> None:
     """The seeded identity is removed after the task, whether it failed or not."""
     harness = make_app(ReportHandler, ScriptedChecker)
-    binding = harness.binding(ReportHandler, "whoami")
-    envelope = harness.dispatch(ReportHandler, "whoami", as_=caller()).headers[
-        SNAPSHOT_HEADER
-    ]
+    message = harness.dispatch(ReportHandler, "whoami", as_=caller())
+    envelope = message.headers[SNAPSHOT_HEADER]
+    call = TaskCall(
+        task=harness.binding(ReportHandler, "whoami"), task_id=message.task_id
+    )
     context = harness.context
     context.clear_context()
-    with harness.propagator.restore({SNAPSHOT_HEADER: envelope}, binding):
+    with harness.propagator.restore({SNAPSHOT_HEADER: envelope}, call):
         seeded = context.get_context_value(AUTH_CONTEXT_CONTEXT_KEY)
         assert isinstance(seeded, AuthContext)
         assert seeded.subject.id == "user-42"
     assert context.get_context_value(AUTH_CONTEXT_CONTEXT_KEY) is None
     with (
         pytest.raises(ValueError, match="boom"),
-        harness.propagator.restore({SNAPSHOT_HEADER: envelope}, binding),
+        harness.propagator.restore({SNAPSHOT_HEADER: envelope}, call),
     ):
         raise ValueError("boom")
     assert context.get_context_value(AUTH_CONTEXT_CONTEXT_KEY) is None
@@ -500,14 +503,15 @@ def test_refused_requirement_expect_identity_not_left_seeded(
 ) -> None:
     """A requirement refused after seeding leaves no identity in the scope."""
     harness = make_app(ReportHandler, ScriptedChecker)
-    binding = harness.binding(ReportHandler, "purge")
-    envelope = harness.dispatch(ReportHandler, "purge", as_=caller()).headers[
-        SNAPSHOT_HEADER
-    ]
+    message = harness.dispatch(ReportHandler, "purge", as_=caller())
+    envelope = message.headers[SNAPSHOT_HEADER]
+    call = TaskCall(
+        task=harness.binding(ReportHandler, "purge"), task_id=message.task_id
+    )
     harness.context.clear_context()
     with (
         pytest.raises(TaskAuthorizationDeniedError),
-        harness.propagator.restore({SNAPSHOT_HEADER: envelope}, binding),
+        harness.propagator.restore({SNAPSHOT_HEADER: envelope}, call),
     ):
         pass
     assert harness.context.get_context_value(AUTH_CONTEXT_CONTEXT_KEY) is None

@@ -83,3 +83,21 @@ def test_config_invalid_value_expect_error_naming_variable(
     text = str(raised.value)
     assert f"SPAKKY_CELERY__{variable}" in text
     assert expected in text
+
+
+def test_config_errors_expect_no_value_echoed(clean_env: pytest.MonkeyPatch) -> None:
+    """Invalid settings are named with what is wrong, never with what was given:
+    a URL without a scheme still holds its password, a typo may be a secret."""
+    secret = "s3cr3t-pw-never-printed"
+    clean_env.setenv("SPAKKY_CELERY__BROKER_URL", f"guest:{secret}@localhost:5672")
+    clean_env.setenv("SPAKKY_CELERY__RESULT_BACKEND", f"nosuch://:{secret}@h/0")
+    for name in ("MAX_HEADER_BYTES", "BROKER_CONNECTION_TIMEOUT", "ENABLE_UTC"):
+        clean_env.setenv(f"SPAKKY_CELERY__{name}", secret)
+    with pytest.raises(CeleryConfigurationError) as caught:
+        CeleryConfig()
+    text = f"{caught.value}{caught.value!r}"
+    assert secret not in text
+    assert "input_value" not in text
+    for name in ("BROKER_URL", "RESULT_BACKEND", "MAX_HEADER_BYTES", "ENABLE_UTC"):
+        assert f"SPAKKY_CELERY__{name}" in text
+    assert caught.value.__suppress_context__

@@ -200,3 +200,26 @@ def test_send_undeclared_queue_expect_error_naming_declared_ones(
         TaskMessage(task_name="m.C.send", options=DispatchOptions(queue="mail"))
     )
     assert _received(app, "mail").headers["task"] == "m.C.send"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        DispatchOptions(),
+        DispatchOptions(priority=3),
+        DispatchOptions(countdown=30),
+        DispatchOptions(eta=datetime.now(UTC) + timedelta(minutes=5)),
+        DispatchOptions(expires=60),
+    ],
+    ids=["fast-path", "fast-path-options", "countdown", "eta", "expires"],
+)
+def test_send_with_task_id_expect_published_under_that_id(
+    clean_env: pytest.MonkeyPatch, options: DispatchOptions
+) -> None:
+    """Every publish path keeps the core's id: auth snapshots are bound to it."""
+    app = _app(clean_env)
+    result = CeleryTaskSender(app).send(
+        TaskMessage(task_name="m.C.send", task_id="core-id-1", options=options)
+    )
+    assert result.task_id == "core-id-1"
+    assert _received(app).headers["id"] == "core-id-1"

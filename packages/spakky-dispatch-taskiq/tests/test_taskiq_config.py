@@ -75,7 +75,7 @@ def test_config_invalid_values_expect_each_variable_named(
             result_ttl="0",
         )
     message = str(caught.value)
-    assert "SPAKKY_TASKIQ__BROKER_URL: 'localhost' is not a URL" in message
+    assert "SPAKKY_TASKIQ__BROKER_URL: the value is not a URL" in message
     assert (
         "SPAKKY_TASKIQ__RESULT_BACKEND: unknown result backend scheme 'amqp'" in message
     )
@@ -167,3 +167,29 @@ def test_build_broker_without_url_expect_clear_error(
 def test_describe_broker_unknown_kind_expect_class_name() -> None:
     """A broker with neither a URL nor a Redis pool is named by its class."""
     assert describe_broker(RecordingBroker()) == "RecordingBroker"
+
+
+def test_config_errors_and_repr_expect_no_secret(make_config: ConfigFactory) -> None:
+    """Invalid settings name the variable, never the value; the settings' repr
+    leaves the URLs (and their passwords) out."""
+    secret = "s3cr3t-pw-never-printed"
+    with pytest.raises(TaskiqConfigurationError) as caught:
+        make_config(
+            broker_url=f"guest:{secret}@localhost:5672",
+            result_backend=f"nosuch://:{secret}@h/0",
+            result_ttl=secret,
+            connect_timeout=secret,
+        )
+    text = f"{caught.value}{caught.value!r}"
+    assert secret not in text
+    assert "input_value" not in text
+    for name in ("BROKER_URL", "RESULT_BACKEND", "RESULT_TTL", "CONNECT_TIMEOUT"):
+        assert f"SPAKKY_TASKIQ__{name}" in text
+    config = make_config(
+        broker_url=f"amqp://guest:{secret}@localhost:5672//",
+        result_backend=f"redis://:{secret}@localhost:6379/1",
+        result_ttl="60",
+        connect_timeout="1",
+    )
+    assert secret not in repr(config)
+    assert secret not in str(config)

@@ -37,6 +37,7 @@ from spakky.dispatch.core import (
     IHeaderPropagator,
     ITaskSender,
     TaskBinding,
+    TaskCall,
     TaskDispatcher,
     TaskInvoker,
     TaskMessage,
@@ -106,7 +107,7 @@ def _probe(
     invoker.set_application_context(context)
     method, args = handler.noop, (1,)
     with TraceScope(TraceContext.new_root()):
-        headers = propagation.inject(binding)
+        headers = propagation.inject(TaskCall(task=binding, task_id="bench"))
 
     def dispatch() -> object:
         task = dispatcher.route(method)

@@ -7,7 +7,7 @@ from spakky.core.pod.annotations.order import Order
 from spakky.core.pod.annotations.pod import Pod
 from spakky.tracing import TraceContext, W3CTracePropagator
 
-from spakky.dispatch.core import TaskBinding
+from spakky.dispatch.core import TaskBinding, TaskCall
 from spakky.dispatch.tracing import (
     TRACE_PROPAGATION_ORDER,
     TraceHeaderPropagator,
@@ -38,6 +38,7 @@ TASK = TaskBinding(
     pod_name="handler",
     is_async=False,
 )
+CALL = TaskCall(task=TASK, task_id="id-1")
 
 
 def test_trace_header_propagator_is_ordered_pod_expect_order_200() -> None:
@@ -59,7 +60,7 @@ def test_trace_header_propagator_no_trace_propagator_expect_no_header() -> None:
     carrier: dict[str, str] = {}
     TraceContext.set(TraceContext.new_root())
     try:
-        propagator.inject(carrier, TASK)
+        propagator.inject(carrier, CALL)
     finally:
         TraceContext.clear()
     assert propagator.fields() == frozenset()
@@ -72,7 +73,7 @@ def test_trace_header_propagator_inject_current_context_expect_traceparent() -> 
     caller = TraceContext.new_root().child()
     carrier: dict[str, str] = {}
     with TraceScope(caller):
-        propagator.inject(carrier, TASK)
+        propagator.inject(carrier, CALL)
     assert carrier == {"traceparent": f"00-{caller.trace_id}-{caller.span_id}-01"}
 
 
@@ -80,14 +81,14 @@ def test_trace_header_propagator_inject_no_context_expect_no_header() -> None:
     """No current context: no header is written."""
     propagator = TraceHeaderPropagator([W3CTracePropagator()])
     carrier: dict[str, str] = {}
-    propagator.inject(carrier, TASK)
+    propagator.inject(carrier, CALL)
     assert carrier == {}
 
 
 def test_trace_header_propagator_restore_carried_context_expect_child() -> None:
     """The task runs in a child span of the carried context."""
     propagator = TraceHeaderPropagator([W3CTracePropagator()])
-    with propagator.restore({"traceparent": TRACEPARENT}, TASK):
+    with propagator.restore({"traceparent": TRACEPARENT}, CALL):
         inside = TraceContext.get()
     assert inside is not None
     assert inside.trace_id == TRACE_ID
@@ -112,7 +113,7 @@ def test_trace_header_propagator_restore_no_valid_header_expect_root(
 ) -> None:
     """Missing or malformed headers give a new root trace, never an error."""
     propagator = TraceHeaderPropagator([W3CTracePropagator()])
-    with propagator.restore(carrier, TASK):
+    with propagator.restore(carrier, CALL):
         inside = TraceContext.get()
     assert inside is not None
     assert inside.trace_id != TRACE_ID

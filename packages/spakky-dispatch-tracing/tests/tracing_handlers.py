@@ -14,7 +14,7 @@ from spakky.dispatch.core import (
     IHeaderPropagator,
     InMemoryTaskSender,
     ITaskSender,
-    TaskBinding,
+    TaskCall,
     TaskDispatcher,
 )
 
@@ -78,12 +78,12 @@ class AuthLikePropagator(IHeaderPropagator):
         return frozenset({"x-auth"})
 
     @override
-    def inject(self, carrier: MutableMapping[str, str], task: TaskBinding) -> None:
+    def inject(self, carrier: MutableMapping[str, str], call: TaskCall) -> None:
         carrier["x-auth"] = "signed"
 
     @override
     def restore(
-        self, carrier: Mapping[str, str], task: TaskBinding
+        self, carrier: Mapping[str, str], call: TaskCall
     ) -> AbstractContextManager[None]:
         return self._restore()
 

@@ -2,12 +2,13 @@
 
 import asyncio
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import partial
 from types import MappingProxyType
 from typing import override
+from uuid import RFC_4122, UUID
 
 import pytest
 from spakky.core.pod.annotations.order import Order
@@ -22,6 +23,7 @@ from spakky.dispatch.core import (
     IHeaderPropagator,
     InMemoryTaskResult,
     TaskBinding,
+    TaskCall,
     TaskDispatcher,
     TaskExecution,
     TaskMessage,
@@ -30,6 +32,7 @@ from spakky.dispatch.core import (
     dispatch_options,
     task_name_for,
 )
+from spakky.dispatch.core.dispatcher import new_task_id
 
 from .dispatch_core_support import (
     RecordingAsyncTaskSender,
@@ -51,14 +54,14 @@ class TenantHeaderPropagator(IHeaderPropagator):
         return frozenset({"x-tenant"})
 
     @override
-    def inject(self, carrier: MutableMapping[str, str], task: TaskBinding) -> None:
+    def inject(self, carrier: MutableMapping[str, str], call: TaskCall) -> None:
         tenant = current_tenant.get()
         if tenant is not None:
             carrier["x-tenant"] = tenant
 
     @override
     def restore(
-        self, carrier: Mapping[str, str], task: TaskBinding
+        self, carrier: Mapping[str, str], call: TaskCall
     ) -> AbstractContextManager[None]:
         return self._restore(carrier.get("x-tenant"))
 
@@ -69,6 +72,29 @@ class TenantHeaderPropagator(IHeaderPropagator):
             yield
         finally:
             current_tenant.reset(token)
+
+
+@Pod()
+class CallRecordingPropagator(IHeaderPropagator):
+    """Records the call it is given on each side."""
+
+    def __init__(self) -> None:
+        self.seen: list[object] = []
+
+    @override
+    def fields(self) -> frozenset[str]:
+        return frozenset({"x-call"})
+
+    @override
+    def inject(self, carrier: MutableMapping[str, str], call: TaskCall) -> None:
+        self.seen.append(call)
+
+    @override
+    def restore(
+        self, carrier: Mapping[str, str], call: TaskCall
+    ) -> AbstractContextManager[None]:
+        self.seen.append(("restore", call.task_id, call.args, dict(call.kwargs)))
+        return nullcontext()
 
 
 @TaskHandler()
@@ -227,18 +253,46 @@ def test_dispatcher_headers_expect_restored_around_task_on_worker() -> None:
         assert current_tenant.get() is None
 
 
-def test_dispatcher_message_with_call_options_expect_options_and_no_task_id() -> None:
-    """``message`` carries per-call options and leaves the id to the transport."""
+def test_dispatcher_message_with_call_options_expect_options_and_own_task_id() -> None:
+    """``message`` carries per-call options and an id of its own (a UUID4 string)."""
     eta = datetime(2024, 1, 1, tzinfo=UTC)
     with running_app(MailTasks) as app:
         binding = app.dispatcher.binding_of(app.get(MailTasks).send)
         with dispatch_options(queue="mail", priority=3, eta=eta, expires=60.0):
             message = app.dispatcher.message(binding, ("a",), {})
+            again = app.dispatcher.message(binding, ("a",), {})
     options = DispatchOptions(queue="mail", priority=3, eta=eta, expires=60.0)
+    assert message.task_id is not None
+    assert str(UUID(message.task_id, version=4)) == message.task_id
+    assert again.task_id != message.task_id
     assert message == TaskMessage(
-        task_name=binding.name, args=("a",), kwargs={}, headers={}, options=options
+        task_name=binding.name,
+        args=("a",),
+        kwargs={},
+        headers={},
+        options=options,
+        task_id=message.task_id,
     )
-    assert message.task_id is None
+
+
+def test_dispatcher_propagators_see_call_expect_id_of_the_message_sent() -> None:
+    """Propagators see the call with the id, arguments and options that are sent."""
+    with running_app(MailTasks, CallRecordingPropagator) as app:
+        handler = app.get(MailTasks)
+        with dispatch_options(countdown=5.0):
+            handle = app.dispatcher.send(handler.send, "bob", subject="s")
+        app.sender.run_pending(app.invoker.invoke_message)
+        seen = app.get(CallRecordingPropagator).seen
+        binding = app.dispatcher.binding_of(handler.send)
+    injected, restored = seen
+    assert injected == TaskCall(
+        task=binding,
+        task_id=handle.task_id,
+        args=("bob",),
+        kwargs={"subject": "s"},
+        options=DispatchOptions(countdown=5.0),
+    )
+    assert restored == ("restore", handle.task_id, ("bob",), {"subject": "s"})
 
 
 def test_task_message_defaults_expect_empty_read_only_mappings() -> None:
@@ -329,3 +383,16 @@ def test_dispatcher_registry_shared_expect_same_registry_as_registrar() -> None:
     with running_app(MailTasks) as app:
         assert app.registrar.registry is app.get(TaskRegistry)
         assert len(app.registry) == 3
+
+
+def test_new_task_id_expect_distinct_version_4_uuid_strings() -> None:
+    """Ids are canonical version-4 UUID strings (RFC 4122 variant), never repeated."""
+    ids = {new_task_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for text in list(ids)[:200]:
+        parsed = UUID(text)
+        assert (str(parsed), parsed.version, parsed.variant) == (
+            text,
+            4,
+            RFC_4122,
+        )

@@ -13,6 +13,7 @@ from spakky.dispatch.core import (
     HeaderPropagationError,
     IHeaderPropagator,
     TaskBinding,
+    TaskCall,
 )
 
 type Log = list[tuple[str, str, object]]
@@ -25,6 +26,7 @@ class RecordingPropagator(IHeaderPropagator):
     writes: dict[str, Any]
     log: Log
     refuse: bool
+    calls: list[TaskCall]
 
     def __init__(
         self,
@@ -38,6 +40,7 @@ class RecordingPropagator(IHeaderPropagator):
         self.names = frozenset(names if names is not None else {self.label})
         self.writes = dict(writes or {})
         self.refuse = refuse
+        self.calls = []
 
     @property
     def label(self) -> str:
@@ -49,14 +52,15 @@ class RecordingPropagator(IHeaderPropagator):
         return self.names
 
     @override
-    def inject(self, carrier: MutableMapping[str, str], task: TaskBinding) -> None:
+    def inject(self, carrier: MutableMapping[str, str], call: TaskCall) -> None:
         carrier.update(self.writes)
 
     @override
     def restore(
-        self, carrier: Mapping[str, str], task: TaskBinding
+        self, carrier: Mapping[str, str], call: TaskCall
     ) -> AbstractContextManager[None]:
-        return self._restore(dict(carrier), task)
+        self.calls.append(call)
+        return self._restore(dict(carrier), call.task)
 
     @contextmanager
     def _restore(self, carrier: dict[str, str], task: TaskBinding) -> Iterator[None]:
@@ -109,6 +113,7 @@ class TaskHolder:
 
 
 TASK = TaskBinding.of(Pod.get(TaskHolder), "run")
+CALL = TaskCall(task=TASK, task_id="id-1", args=(1,), kwargs={"k": "v"})
 
 
 def test_propagation_order_expect_ascending_order_then_class_name() -> None:
@@ -127,7 +132,7 @@ def test_propagation_without_propagators_expect_empty_headers_and_noop() -> None
     """With no propagators nothing is written and restore just runs the body."""
     propagation = HeaderPropagation()
     ran: list[bool] = []
-    assert propagation.inject(TASK) == {}
+    assert propagation.inject(CALL) == {}
     assert propagation.fields == frozenset()
     with propagation.restore({"x-anything": "1"}, TASK):
         ran.append(True)
@@ -183,23 +188,23 @@ def test_propagation_inject_expect_every_propagators_headers_merged() -> None:
             AlphaPropagator(names={"x-alpha"}),
         ]
     )
-    assert propagation.inject(TASK) == {"traceparent": "00-ab", "x-auth": "signed"}
+    assert propagation.inject(CALL) == {"traceparent": "00-ab", "x-auth": "signed"}
 
 
-def test_propagation_inject_sees_task_and_fresh_carrier_expect_isolation() -> None:
-    """A propagator gets the task and a carrier holding none of the others' headers."""
-    seen: list[tuple[dict[str, str], str]] = []
+def test_propagation_inject_sees_call_and_fresh_carrier_expect_isolation() -> None:
+    """A propagator gets the call and a carrier holding none of the others' headers."""
+    seen: list[tuple[dict[str, str], TaskCall]] = []
 
     class Spy(AlphaPropagator):
         @override
-        def inject(self, carrier: MutableMapping[str, str], task: TaskBinding) -> None:
-            seen.append((dict(carrier), task.name))
+        def inject(self, carrier: MutableMapping[str, str], call: TaskCall) -> None:
+            seen.append((dict(carrier), call))
 
     propagation = HeaderPropagation(
         [AuthPropagator(names={"x-auth"}, writes={"x-auth": "a"}), Spy()]
     )
-    propagation.inject(TASK)
-    assert seen == [({}, TASK.name)]
+    propagation.inject(CALL)
+    assert seen == [({}, CALL)]
 
 
 def test_propagation_inject_foreign_header_expect_error_naming_header() -> None:
@@ -208,7 +213,7 @@ def test_propagation_inject_foreign_header_expect_error_naming_header() -> None:
         [TracePropagator(names={"traceparent"}, writes={"x-auth": "forged"})]
     )
     with pytest.raises(HeaderPropagationError) as caught:
-        propagation.inject(TASK)
+        propagation.inject(CALL)
     text = str(caught.value)
     assert "TracePropagator wrote header 'x-auth'" in text
     assert "['traceparent']" in text
@@ -220,7 +225,7 @@ def test_propagation_inject_non_str_value_expect_error_naming_type() -> None:
         [AuthPropagator(names={"x-auth"}, writes={"x-auth": 42})]
     )
     with pytest.raises(HeaderPropagationError) as caught:
-        propagation.inject(TASK)
+        propagation.inject(CALL)
     assert "'x-auth' (int)" in str(caught.value)
 
 
@@ -330,7 +335,7 @@ class SuppressingPropagator(RecordingPropagator):
 
     @override
     def restore(
-        self, carrier: Mapping[str, str], task: TaskBinding
+        self, carrier: Mapping[str, str], call: TaskCall
     ) -> AbstractContextManager[None]:
         return suppress(Exception)
 
@@ -454,3 +459,40 @@ def test_propagation_restore_body_error_suppressed_expect_swallowed() -> None:
         ("TracePropagator", "enter"),
         ("TracePropagator", "exit"),
     ]
+
+
+def test_propagation_restore_expect_each_propagator_sees_the_received_call() -> None:
+    """Every restoring propagator gets the call: task, received id and arguments."""
+    one, two = AuthPropagator(), TracePropagator()
+    alone = AlphaPropagator()
+    args: tuple[object, ...] = (["a", 1],)
+    with HeaderPropagation([one, two]).restore({}, TASK, "id-9", args, {"k": 2}):
+        pass
+    with HeaderPropagation([alone]).restore({}, TASK):
+        pass
+    expected = TaskCall(task=TASK, task_id="id-9", args=args, kwargs={"k": 2})
+    assert one.calls == two.calls == [expected]
+    assert one.calls[0].options is None, "the worker has no delivery options"
+    assert alone.calls == [TaskCall(task=TASK, task_id=None)]
+
+
+def test_propagation_restore_nothing_to_restore_expect_no_call_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When no propagator restores for a task, no call value is built at all."""
+    import spakky.dispatch.core.propagation as module
+
+    built: list[object] = []
+
+    def spy(**fields: object) -> TaskCall:
+        built.append(fields)
+        return TaskCall(**fields)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "TaskCall", spy)
+    idle = HeaderPropagation([SelectivePropagator([], set())])
+    with idle.restore({}, TASK, "id-1", (1,)):
+        pass
+    assert built == []
+    with HeaderPropagation([AlphaPropagator()]).restore({}, TASK, "id-2"):
+        pass
+    assert len(built) == 1

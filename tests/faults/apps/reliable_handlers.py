@@ -22,7 +22,7 @@ from spakky.core.pod.interfaces.aware.application_context_aware import (
 from spakky.task import TaskHandler, task
 from spakky.tracing import TraceContext
 
-from spakky.dispatch.core import IHeaderPropagator, TaskBinding
+from spakky.dispatch.core import IHeaderPropagator, TaskCall
 from tests.faults.ledger import HOLD_VARIABLE, append
 
 PROBE_HEADER = "x-spakky-fault-probe"
@@ -44,12 +44,12 @@ class FaultProbePropagator(IHeaderPropagator):
         return frozenset({PROBE_HEADER})
 
     @override
-    def inject(self, carrier: MutableMapping[str, str], task: TaskBinding) -> None:
+    def inject(self, carrier: MutableMapping[str, str], call: TaskCall) -> None:
         carrier.update(PROBE_OUTGOING)
 
     @override
     def restore(
-        self, carrier: Mapping[str, str], task: TaskBinding
+        self, carrier: Mapping[str, str], call: TaskCall
     ) -> AbstractContextManager[None]:
         return _seeing(dict(carrier))
 

@@ -28,6 +28,7 @@ from spakky.auth import (
 )
 from spakky.core.pod.annotations.pod import Pod
 
+from spakky.dispatch.auth.admission import bound_identity
 from spakky.dispatch.auth.config import TaskAuthConfig
 from spakky.dispatch.auth.error import (
     AbstractTaskAuthRefusedError,
@@ -36,6 +37,7 @@ from spakky.dispatch.auth.error import (
     TaskAuthUnavailableError,
 )
 from spakky.dispatch.auth.plan import RequirementCheck, TaskAuthPlan
+from spakky.dispatch.core import TaskCall
 
 TASK_BOUNDARY: Final = "task"
 """``AuthInvocation.boundary`` given to the snapshot verifier."""
@@ -49,12 +51,14 @@ _ALLOW = AuthorizationDecision.allow()
 class TaskAuthorizer:
     """Decides whether a received task may run, fail-closed.
 
-    The snapshot is verified into the caller's ``AuthContext``, then every
-    requirement of the task's plan is evaluated by its checker port. Anything
-    but ALLOW raises the refusal of that decision: CHALLENGE for a snapshot that
-    is missing, invalid, expired or signed with another key; DENY for a denied
-    requirement; ERROR (retryable, bounded by ``TaskAuthConfig``) when the
-    verifier or a checker is missing, unavailable or misbehaves.
+    The snapshot is verified into the caller's ``AuthContext`` and must be
+    bound to the very message that carries it and fresh (``admit``), then
+    every requirement of the task's plan is evaluated by its checker port.
+    Anything but ALLOW raises the refusal of that decision: CHALLENGE for a
+    snapshot that is missing, invalid, expired, signed with another key,
+    signed for another message or too old; DENY for a denied requirement;
+    ERROR (retryable, bounded by ``TaskAuthConfig``) when the verifier or a
+    checker is missing, unavailable or misbehaves.
     """
 
     _config: TaskAuthConfig
@@ -82,6 +86,30 @@ class TaskAuthorizer:
         self._relation_checker = relation_checker
         self._role_checker = role_checker
         self._scope_checker = scope_checker
+
+    @property
+    def config(self) -> TaskAuthConfig:
+        """The auth settings (audience, maximum age, retry policy)."""
+        return self._config
+
+    def admit(
+        self, plan: TaskAuthPlan, call: TaskCall, envelope: str | None
+    ) -> AuthContext:
+        """Return the caller's identity if ``envelope`` was signed for ``call``.
+
+        The snapshot is verified, then ``bound_identity`` checks that it names
+        this audience, task, message id and arguments and is fresh, and
+        removes the binding claim.
+
+        Raises:
+            TaskAuthenticationRequiredError: CHALLENGE, as for ``verify``, and
+                ``SNAPSHOT_INVALID`` for a snapshot bound to no message or to
+                another one, or issued in the future; ``SNAPSHOT_EXPIRED`` for
+                one older than ``SPAKKY_DISPATCH_AUTH__MAX_AGE``.
+            TaskAuthUnavailableError: No verifier, or it is unavailable (ERROR).
+        """
+        auth_context = self.verify(plan, envelope)
+        return bound_identity(auth_context, call, envelope or "", self._config)
 
     def verify(self, plan: TaskAuthPlan, envelope: str | None) -> AuthContext:
         """Return the caller's identity carried by ``envelope``.

@@ -7,6 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from spakky.core.stereotype.configuration import Configuration
 
 from spakky.dispatch.auth.error import TaskAuthConfigurationError
+from spakky.dispatch.core import describe_settings_errors
 
 ENV_PREFIX = "SPAKKY_DISPATCH_AUTH__"
 """Prefix of every variable read by ``TaskAuthConfig``."""
@@ -14,11 +15,15 @@ ENV_PREFIX = "SPAKKY_DISPATCH_AUTH__"
 
 @Configuration()
 class TaskAuthConfig(BaseSettings):
-    """Worker-side auth settings: the retry policy of the ERROR outcome.
+    """Auth settings of callers and workers: binding, age, ERROR retries.
 
-    When a task's snapshot verifier or requirement checker is unavailable, the
-    task is retried ``max_retries`` times, ``retry_delay`` seconds apart, and
-    then fails with the ERROR decision. Whether snapshots are sent at all is
+    Every snapshot is bound to one message of ``audience``; a worker refuses
+    one older than ``max_age`` seconds (counted from when it was issued, or
+    from the call's countdown / eta when that is later) or issued in the
+    future, allowing ``clock_leeway`` seconds of clock skew. When a task's
+    snapshot verifier or requirement checker is unavailable, the task is
+    retried ``max_retries`` times, ``retry_delay`` seconds apart, and then
+    fails with the ERROR decision. Whether snapshots are sent at all is
     spakky-auth's ``SPAKKY_AUTH_SNAPSHOT_PROPAGATION_ENABLED``.
     """
 
@@ -34,17 +39,21 @@ class TaskAuthConfig(BaseSettings):
     retry_delay: float = Field(default=2.0, ge=0)
     """Seconds between two retries of such a task."""
 
+    audience: str = Field(default="spakky", min_length=1)
+    """Application whose workers a snapshot is signed for; the same value in its callers and workers."""
+
+    max_age: float = Field(default=300.0, gt=0, allow_inf_nan=False)
+    """Seconds a worker accepts a snapshot after it was issued (or after the call's countdown / eta)."""
+
+    clock_leeway: float = Field(default=30.0, ge=0, allow_inf_nan=False)
+    """Seconds of clock difference between callers and workers that the age checks allow."""
+
     def __init__(self) -> None:
         try:
             super().__init__()
         except ValidationError as error:
-            raise TaskAuthConfigurationError(_describe(error)) from None
-
-
-def _describe(error: ValidationError) -> str:
-    problems = []
-    for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        problems.append(f"{ENV_PREFIX}{field.upper()}: {message}")
-    return "; ".join(problems)
+            raise TaskAuthConfigurationError(
+                describe_settings_errors(
+                    error.errors(include_url=False, include_input=False), ENV_PREFIX
+                )
+            ) from None

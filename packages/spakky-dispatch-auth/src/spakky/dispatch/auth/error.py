@@ -20,6 +20,7 @@ from spakky.auth import (
 from spakky.dispatch.core import (
     AbstractSpakkyDispatchError,
     RetryableTaskError,
+    TaskArgumentSerializationError,
     TaskDispatchError,
     TaskRefusedError,
 )
@@ -36,6 +37,35 @@ class TaskAuthConfigurationError(AbstractSpakkyDispatchAuthError):
 
     message = (
         "Task auth configuration is invalid; fix the SPAKKY_DISPATCH_AUTH__* variables"
+    )
+
+
+class WeakSnapshotKeyError(AbstractSpakkyDispatchAuthError):
+    """The snapshot key in the environment is empty, malformed or too short."""
+
+    message = (
+        "The auth snapshot key is unsafe, so the application did not start: "
+        "SPAKKY_CRYPTOGRAPHY_SNAPSHOT_KEY must be the base64url encoding of at "
+        "least 32 random bytes (anyone who knows or guesses the key can sign "
+        'any identity); generate one with `python -c "from '
+        'spakky.plugins.cryptography import Key; print(Key(size=32).b64_urlsafe)"` '
+        "and give the same value to every caller and worker, or unset the "
+        "variable when no process signs or verifies snapshots"
+    )
+
+
+class UnbindableTaskArgumentsError(
+    AbstractSpakkyDispatchAuthError, TaskArgumentSerializationError
+):
+    """A protected task's arguments have no canonical form to sign."""
+
+    message = (
+        "The task requires the caller's identity, and its auth snapshot signs a "
+        "digest of the arguments that the worker recomputes from what it "
+        "receives, so every argument must be a plain JSON value: str, int, "
+        "finite float, bool, None, and lists, tuples and str-keyed dicts of "
+        "those; pass datetimes, UUIDs, Decimals and bytes as strings. Nothing "
+        "was sent"
     )
 
 

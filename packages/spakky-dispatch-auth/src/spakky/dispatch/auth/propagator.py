@@ -1,6 +1,7 @@
 """``AuthSnapshotPropagator``: the core's header port for signed auth snapshots."""
 
 import json
+import time
 from base64 import urlsafe_b64encode
 from collections.abc import Mapping, MutableMapping
 from contextlib import AbstractContextManager, nullcontext
@@ -11,6 +12,7 @@ from typing import Final, override
 from spakky.auth import (
     AUTH_CONTEXT_CONTEXT_KEY,
     AUTH_CONTEXT_SNAPSHOT_METADATA_KEY,
+    AuthClaim,
     AuthContext,
     AuthContextSnapshot,
     AuthSnapshotPropagationConfig,
@@ -32,9 +34,21 @@ from spakky.dispatch.auth.error import (
     AuthSnapshotSigningError,
     InvalidCallerAuthContextError,
     TaskAuthNotReadyError,
+    UnbindableTaskArgumentsError,
+)
+from spakky.dispatch.auth.message_binding import (
+    BINDING_CLAIM,
+    MessageBinding,
+    NotPlainValueError,
+    arguments_digest,
 )
 from spakky.dispatch.auth.plan import TaskAuthPlan, plan_task_auth
-from spakky.dispatch.core import IHeaderPropagator, TaskBinding
+from spakky.dispatch.core import (
+    DispatchOptions,
+    IHeaderPropagator,
+    TaskBinding,
+    TaskCall,
+)
 
 AUTH_PROPAGATION_ORDER: Final = 100
 """``@Order`` of the auth propagator: before tracing (200), outermost on the worker."""
@@ -47,13 +61,13 @@ _UNPROTECTED: Final = nullcontext()
 
 
 class AuthContextScope:
-    """Admits a protected task: verify, re-seed the caller, check requirements.
+    """Admits a protected task: verify, check the binding, re-seed, check requirements.
 
     Entering raises the task's refusal, so its body never runs; on exit the
     ``AuthContext`` of the scope is removed again, also when the task raised.
     """
 
-    __slots__ = ("_authorizer", "_context", "_envelope", "_plan", "_previous")
+    __slots__ = ("_authorizer", "_call", "_context", "_envelope", "_plan", "_previous")
 
     def __init__(
         self,
@@ -61,15 +75,17 @@ class AuthContextScope:
         authorizer: TaskAuthorizer,
         plan: TaskAuthPlan,
         envelope: str | None,
+        call: TaskCall,
     ) -> None:
         self._context = context
         self._authorizer = authorizer
         self._plan = plan
         self._envelope = envelope
+        self._call = call
         self._previous: object = None
 
     def __enter__(self) -> None:
-        auth_context = self._authorizer.verify(self._plan, self._envelope)
+        auth_context = self._authorizer.admit(self._plan, self._call, self._envelope)
         self._previous = self._context.get_context_value(AUTH_CONTEXT_CONTEXT_KEY)
         self._context.set_context_value(AUTH_CONTEXT_CONTEXT_KEY, auth_context)
         try:
@@ -96,14 +112,17 @@ class AuthContextScope:
 class AuthSnapshotPropagator(IHeaderPropagator, IApplicationContextAware):
     """Carries the caller's ``AuthContext`` to the worker as a signed snapshot.
 
-    Dispatching, with ``SPAKKY_AUTH_SNAPSHOT_PROPAGATION_ENABLED=true`` and an
-    ``AuthContext`` in the caller's context scope: the registered signer signs
-    it (without its credential carrier) into the ``spakky.auth.context_snapshot``
-    header. Without a signer the dispatch fails and nothing is sent.
+    Dispatching a protected task, with ``SPAKKY_AUTH_SNAPSHOT_PROPAGATION_ENABLED
+    =true`` and an ``AuthContext`` in the caller's context scope: the registered
+    signer signs it (without its credential carrier, with a binding claim
+    naming this one message) into the ``spakky.auth.context_snapshot`` header.
+    Without a signer the dispatch fails and nothing is sent. Unprotected tasks
+    carry no snapshot.
 
-    Worker: a protected task is admitted by ``TaskAuthorizer`` (verify, re-seed,
-    every requirement) before its body runs, whatever the propagation setting;
-    unprotected tasks ignore the header and see no ``AuthContext``.
+    Worker: a protected task is admitted by ``TaskAuthorizer`` (verify, check
+    the binding and age, re-seed, every requirement) before its body runs,
+    whatever the propagation setting; unprotected tasks ignore the header and
+    see no ``AuthContext``.
     """
 
     _authorizer: TaskAuthorizer
@@ -140,27 +159,31 @@ class AuthSnapshotPropagator(IHeaderPropagator, IApplicationContextAware):
         return _FIELDS
 
     @override
-    def inject(self, carrier: MutableMapping[str, str], task: TaskBinding) -> None:
-        if not self._enabled:
+    def inject(self, carrier: MutableMapping[str, str], call: TaskCall) -> None:
+        if not self._enabled or not self.plan_for(call.task).protected:
             return
         auth_context = self._context().get_context_value(AUTH_CONTEXT_CONTEXT_KEY)
         if auth_context is None:
             return
         if not isinstance(auth_context, AuthContext):
             raise InvalidCallerAuthContextError(
-                f"{task.name}: found {type(auth_context).__name__}"
+                f"{call.task.name}: found {type(auth_context).__name__}"
             )
-        carrier[SNAPSHOT_HEADER] = self.sign(auth_context, task)
+        carrier[SNAPSHOT_HEADER] = self.sign(auth_context, call)
 
     @override
     def restore(
-        self, carrier: Mapping[str, str], task: TaskBinding
+        self, carrier: Mapping[str, str], call: TaskCall
     ) -> AbstractContextManager[None]:
-        plan = self.plan_for(task)
+        plan = self.plan_for(call.task)
         if not plan.protected:
             return _UNPROTECTED
         return AuthContextScope(
-            self._context(), self._authorizer, plan, carrier.get(SNAPSHOT_HEADER)
+            self._context(),
+            self._authorizer,
+            plan,
+            carrier.get(SNAPSHOT_HEADER),
+            call,
         )
 
     @override
@@ -185,24 +208,32 @@ class AuthSnapshotPropagator(IHeaderPropagator, IApplicationContextAware):
             plan = self._plans[task.name] = plan_task_auth(task)
         return plan
 
-    def sign(self, auth_context: AuthContext, task: TaskBinding) -> str:
+    def sign(self, auth_context: AuthContext, call: TaskCall) -> str:
         """Return the snapshot envelope of ``auth_context`` for one dispatch.
 
-        The signer never sees the credential carrier, and an envelope that
-        would still contain the credential is refused.
+        What is signed is a copy of the caller's context with the claim
+        ``spakky.dispatch.binding`` (see ``binding_for``) in place of any
+        claim of that name. The signer never sees the credential carrier,
+        and an envelope that would still contain the credential is refused.
 
         Raises:
+            UnbindableTaskArgumentsError: An argument is not plain JSON data.
             AuthSnapshotSignerMissingError: No signer is registered.
             AuthSnapshotSigningError: The signer failed.
             AuthCredentialLeakError: The snapshot would contain the credential.
         """
+        task = call.task
         if self._signer is None:
             raise AuthSnapshotSignerMissingError(task.name)
         carrier = auth_context.credential_carrier
+        claims = tuple(
+            claim for claim in auth_context.claims if claim.name != BINDING_CLAIM
+        )
+        binding = AuthClaim(name=BINDING_CLAIM, value=self.binding_for(call).claim())
         request = SnapshotSignRequest(
-            auth_context=auth_context
-            if carrier is None
-            else replace(auth_context, credential_carrier=None)
+            auth_context=replace(
+                auth_context, credential_carrier=None, claims=(*claims, binding)
+            )
         )
         try:
             snapshot = self._signer.sign_snapshot(request)
@@ -222,10 +253,42 @@ class AuthSnapshotPropagator(IHeaderPropagator, IApplicationContextAware):
         # (AuthContextSnapshot.base64url_canonical_json), encoded once here.
         return urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
+    def binding_for(self, call: TaskCall) -> MessageBinding:
+        """The binding of one dispatch: audience, task, id, arguments, start.
+
+        Raises:
+            UnbindableTaskArgumentsError: An argument is not plain JSON data.
+        """
+        task = call.task
+        try:
+            digest = arguments_digest(call.args, call.kwargs)
+        except NotPlainValueError as error:
+            raise UnbindableTaskArgumentsError(
+                f"{task.name}: {error.label} is {error.what}"
+            ) from None
+        return MessageBinding(
+            audience=self._authorizer.config.audience,
+            task_name=task.name,
+            task_id=call.task_id or "",
+            arguments=digest,
+            not_before=_not_before(call.options),
+        )
+
     def _context(self) -> IApplicationContext:
         if self._application_context is None:
             raise TaskAuthNotReadyError()
         return self._application_context
+
+
+def _not_before(options: DispatchOptions | None) -> float | None:
+    """When a delayed call may run (seconds since the epoch); None if not delayed."""
+    if options is None:
+        return None
+    if options.countdown is not None:
+        return time.time() + options.countdown
+    if options.eta is not None:
+        return options.eta.timestamp()
+    return None
 
 
 def _contains(canonical_json: str, material: str) -> bool:

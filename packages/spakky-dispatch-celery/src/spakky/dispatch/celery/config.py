@@ -15,6 +15,7 @@ from spakky.core.stereotype.configuration import Configuration
 from spakky.dispatch.celery.error import CeleryConfigurationError
 from spakky.dispatch.celery.inflate import BOUNDED_METHODS, DEFAULT_MAX_MESSAGE_BYTES
 from spakky.dispatch.celery.urls import check_backend_url, check_broker_url
+from spakky.dispatch.core import describe_settings_errors
 
 ENV_PREFIX = "SPAKKY_CELERY__"
 """Prefix of every variable read by ``CeleryConfig``."""
@@ -175,7 +176,11 @@ class CeleryConfig(BaseSettings):
         try:
             super().__init__()
         except ValidationError as error:
-            raise CeleryConfigurationError(_describe(error)) from None
+            raise CeleryConfigurationError(
+                describe_settings_errors(
+                    error.errors(include_url=False, include_input=False), ENV_PREFIX
+                )
+            ) from None
 
     @field_validator("broker_url")
     @classmethod
@@ -262,18 +267,3 @@ class CeleryConfig(BaseSettings):
                 f"{ENV_PREFIX}ALLOW_UNSAFE_SERIALIZERS=true"
             )
         return self
-
-
-def _describe(error: ValidationError) -> str:
-    problems = []
-    for item in error.errors():
-        message = item["msg"].removeprefix("Value error, ")
-        if not item["loc"]:  # a check across variables names them itself
-            problems.append(message)
-            continue
-        variable = f"{ENV_PREFIX}{str(item['loc'][0]).upper()}"
-        if item["type"] == "missing":
-            problems.append(f"{variable} is required but not set")
-        else:
-            problems.append(f"{variable}: {message}")
-    return "; ".join(problems)

@@ -8,6 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from spakky.core.pod.annotations.lazy import Lazy
 from spakky.core.stereotype.configuration import Configuration
 
+from spakky.dispatch.core import describe_settings_errors
 from spakky.dispatch.taskiq.error import TaskiqConfigurationError
 from spakky.dispatch.taskiq.urls import BACKEND_SCHEMES, BROKER_SCHEMES, check_url
 
@@ -29,10 +30,10 @@ class TaskiqConfig(BaseSettings):
         extra="ignore",
     )
 
-    broker_url: str | None = None
+    broker_url: str | None = Field(default=None, repr=False)
     """Broker URL: ``redis://host:6379/0``, ``amqp://user:pass@host:5672//`` or ``memory://``; required unless the application registers its own ``AsyncBroker`` pod."""
 
-    result_backend: str | None = None
+    result_backend: str | None = Field(default=None, repr=False)
     """Redis URL where results are stored, e.g. ``redis://host:6379/1``; None stores no results."""
 
     queue: str = Field(default="taskiq", min_length=1)
@@ -54,7 +55,11 @@ class TaskiqConfig(BaseSettings):
         try:
             super().__init__()
         except ValidationError as error:
-            raise TaskiqConfigurationError(_describe(error)) from None
+            raise TaskiqConfigurationError(
+                describe_settings_errors(
+                    error.errors(include_url=False, include_input=False), ENV_PREFIX
+                )
+            ) from None
 
     @field_validator("broker_url")
     @classmethod
@@ -79,13 +84,3 @@ class TaskiqConfig(BaseSettings):
                 "Asia/Seoul"
             ) from error
         return value
-
-
-def _describe(error: ValidationError) -> str:
-    problems = []
-    for item in error.errors():
-        field = str(item["loc"][0]) if item["loc"] else "?"
-        variable = f"{ENV_PREFIX}{field.upper()}"
-        message = item["msg"].removeprefix("Value error, ")
-        problems.append(f"{variable}: {message}")
-    return "; ".join(problems)

@@ -50,9 +50,9 @@ def check_url(url: str, allowed: frozenset[str], kind: str) -> str:
     """
     scheme = scheme_of(url)
     if not scheme:
-        raise ValueError(
-            f"{masked_url(url)!r} is not a URL; write it as scheme://host, e.g. "
-            "redis://localhost:6379/0"
+        raise ValueError(  # not echoed: without a scheme no password is found
+            "the value is not a URL (no scheme://); write it as scheme://host, "
+            "e.g. redis://localhost:6379/0"
         )
     if scheme in allowed:
         return url

@@ -9,7 +9,7 @@ from spakky.core.pod.annotations.order import Order
 from spakky.core.pod.annotations.pod import Pod
 from spakky.tracing import ITracePropagator, TraceContext, W3CTracePropagator
 
-from spakky.dispatch.core import IHeaderPropagator, TaskBinding
+from spakky.dispatch.core import IHeaderPropagator, TaskCall
 from spakky.dispatch.tracing.composite import CompositeTracePropagator
 from spakky.dispatch.tracing.validation import TRACEPARENT_HEADER, parse_traceparent
 
@@ -96,7 +96,7 @@ class TraceHeaderPropagator(IHeaderPropagator):
         return self._fields
 
     @override
-    def inject(self, carrier: MutableMapping[str, str], task: TaskBinding) -> None:
+    def inject(self, carrier: MutableMapping[str, str], call: TaskCall) -> None:
         if not self._fields:
             return
         written: dict[str, str] = {}
@@ -104,7 +104,7 @@ class TraceHeaderPropagator(IHeaderPropagator):
         carrier.update(written)
 
     @override
-    def restore(self, carrier: Mapping[str, str], task: TaskBinding) -> TraceScope:
+    def restore(self, carrier: Mapping[str, str], call: TaskCall) -> TraceScope:
         return TraceScope(self.context_for(carrier) if carrier else _new_root())
 
     def context_for(self, carrier: Mapping[str, str]) -> TraceContext:

@@ -14,6 +14,7 @@ from spakky.dispatch.core.binding import (
     listing_line,
     task_name_for,
 )
+from spakky.dispatch.core.call import TaskCall
 from spakky.dispatch.core.components import CORE_COMPONENTS
 from spakky.dispatch.core.context import (
     TASK_CONTEXT_KEY,
@@ -88,6 +89,7 @@ from spakky.dispatch.core.schedule import (
     ScheduleSpec,
     schedule_spec_from_route,
 )
+from spakky.dispatch.core.settings import describe_settings_errors
 
 __all__ = [
     "CORE_COMPONENTS",
@@ -130,6 +132,7 @@ __all__ = [
     "TaskArgumentSerializationError",
     "TaskArgumentsError",
     "TaskBinding",
+    "TaskCall",
     "TaskDispatchAspect",
     "TaskDispatchError",
     "TaskDispatcher",
@@ -150,6 +153,7 @@ __all__ = [
     "call_options",
     "check_header_budget",
     "current_task_execution",
+    "describe_settings_errors",
     "dispatch_options",
     "find_unencodable",
     "listing_line",

@@ -3,6 +3,7 @@
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from inspect import unwrap
+from os import urandom
 from typing import Any, overload
 
 from spakky.core.pod.annotations.pod import Pod
@@ -13,6 +14,7 @@ from spakky.core.pod.interfaces.aware.application_context_aware import (
 
 from spakky.dispatch.core.arguments import check_arguments
 from spakky.dispatch.core.binding import TaskBinding
+from spakky.dispatch.core.call import TaskCall
 from spakky.dispatch.core.context import TASK_CONTEXT_KEY, TaskExecution
 from spakky.dispatch.core.error import TaskNotRegisteredError
 from spakky.dispatch.core.handle import ITaskHandle
@@ -21,6 +23,19 @@ from spakky.dispatch.core.options import call_options, merge_options, validate_o
 from spakky.dispatch.core.ports import IAsyncTaskSender, ITaskSender
 from spakky.dispatch.core.propagation import HeaderPropagation
 from spakky.dispatch.core.registry import TaskRegistry
+
+
+def new_task_id() -> str:
+    """A random (version 4) UUID in its 36-character form, as Celery's ids.
+
+    Same as ``str(uuid.uuid4())``, without building a ``UUID`` object (about
+    half the time, on a path every dispatch takes).
+    """
+    raw = bytearray(urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 @Pod()
@@ -103,7 +118,9 @@ class TaskDispatcher(IApplicationContextAware):
         """Build the message for one call, with every propagator's headers.
 
         The task's declared options apply, overridden by an active
-        ``dispatch_options`` block.
+        ``dispatch_options`` block. The message gets its id here (a UUID4
+        string, as Celery's own ids), before the propagators are asked for
+        headers, so they may bind what they write to this one message.
 
         Raises:
             TaskArgumentsError: The arguments do not bind to the method's
@@ -116,12 +133,17 @@ class TaskDispatcher(IApplicationContextAware):
         if override is not None:
             options = merge_options(options, override)
             validate_options(options, where=task.name)
+        task_id = new_task_id()
+        call = TaskCall(
+            task=task, task_id=task_id, args=args, kwargs=kwargs, options=options
+        )
         return TaskMessage(
             task_name=task.name,
             args=args,
             kwargs=kwargs,
-            headers=self._propagation.inject(task),
+            headers=self._propagation.inject(call),
             options=options,
+            task_id=task_id,
         )
 
     def dispatch(

@@ -166,7 +166,7 @@ class TaskInvoker(IApplicationContextAware):
     ) -> object:
         task = target.task
         context = self._enter(task, task_id)
-        with self._propagation.restore(headers, task):
+        with self._propagation.restore(headers, task, task_id, args, kwargs):
             method = target.method or self._resolve(target, context)
             return method(*args, **kwargs)
 
@@ -180,7 +180,7 @@ class TaskInvoker(IApplicationContextAware):
     ) -> object:
         task = target.task
         context = self._enter(task, task_id)
-        with self._propagation.restore(headers, task):
+        with self._propagation.restore(headers, task, task_id, args, kwargs):
             method = target.method or self._resolve(target, context)
             coroutine = cast(Coroutine[Any, Any, object], method(*args, **kwargs))
             return await coroutine

@@ -65,7 +65,10 @@ class TaskMessage:
     """Delivery options."""
 
     task_id: str | None = None
-    """Identifier to use; None lets the transport assign one."""
+    """Identifier of the message. The dispatcher always sets one, and header
+    propagators may have bound their headers to it, so a sender must publish
+    the message under this id; None (a message built elsewhere, such as a
+    scheduled run) lets the transport assign one."""
 
 
 def find_unencodable(

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from spakky.dispatch.core.binding import TaskBinding
+from spakky.dispatch.core.call import TaskCall
 from spakky.dispatch.core.handle import ITaskHandle
 from spakky.dispatch.core.message import TaskMessage
 from spakky.dispatch.core.schedule import ScheduledCall, ScheduleSpec
@@ -25,7 +26,8 @@ class ITaskSender(ABC):
         """Publish one task message.
 
         Args:
-            message: The message to publish; its headers are final.
+            message: The message to publish; its headers are final, and it
+                must be published under ``message.task_id`` when that is set.
 
         Returns:
             A handle on the task's result.
@@ -44,7 +46,8 @@ class IAsyncTaskSender(ABC):
         """Publish one task message from async code.
 
         Args:
-            message: The message to publish; its headers are final.
+            message: The message to publish; its headers are final, and it
+                must be published under ``message.task_id`` when that is set.
 
         Returns:
             A handle on the task's result.
@@ -82,8 +85,8 @@ class ITaskEndpointRegistrar(ABC):
     def register(self, binding: TaskBinding) -> None:
         """Make workers of this application execute ``binding`` when it arrives.
 
-        The endpoint must pass each received message's arguments and headers
-        to ``TaskInvoker.invoke``.
+        The endpoint must pass each received message's arguments, headers and
+        id to ``TaskInvoker.invoke``.
 
         Args:
             binding: The task to expose.
@@ -96,10 +99,12 @@ class IHeaderPropagator(ABC):
 
     On the dispatching side ``inject`` writes headers for the current context;
     on the worker ``restore`` rebuilds that context around the task call and
-    tears it down afterwards, also when the task raises. A propagator reads and
-    writes only the headers named by ``fields``. Inbound parsing must not raise
-    on malformed input unless the propagator's policy is fail-closed (auth).
-    Propagators run in ascending ``@Order`` (outermost first on the worker).
+    tears it down afterwards, also when the task raises. Both see the call
+    (``TaskCall``: task, message id, arguments), so a propagator may bind
+    what it writes to one message. A propagator reads and writes only the
+    headers named by ``fields``. Inbound parsing must not raise on malformed
+    input unless the propagator's policy is fail-closed (auth). Propagators
+    run in ascending ``@Order`` (outermost first on the worker).
     """
 
     @abstractmethod
@@ -108,25 +113,27 @@ class IHeaderPropagator(ABC):
         ...
 
     @abstractmethod
-    def inject(self, carrier: MutableMapping[str, str], task: TaskBinding) -> None:
+    def inject(self, carrier: MutableMapping[str, str], call: TaskCall) -> None:
         """Write headers describing the current context into ``carrier``.
 
         Args:
             carrier: Outgoing headers; write only names from ``fields``.
-            task: The task being dispatched.
+            call: The call being dispatched (``call.task``, its message id,
+                arguments and delivery options).
         """
         ...
 
     @abstractmethod
     def restore(
-        self, carrier: Mapping[str, str], task: TaskBinding
+        self, carrier: Mapping[str, str], call: TaskCall
     ) -> AbstractContextManager[None]:
         """Return a context manager that activates the carried context.
 
         Args:
             carrier: Received headers, already limited to ``fields`` and to
                 string values.
-            task: The task about to run.
+            call: The call about to run (``call.task``, the received message
+                id and arguments; no delivery options).
 
         Returns:
             A context manager entered before the task and exited after it.

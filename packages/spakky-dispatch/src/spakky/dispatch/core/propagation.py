@@ -9,12 +9,14 @@ from spakky.core.pod.annotations.order import Order
 from spakky.core.pod.annotations.pod import Pod
 
 from spakky.dispatch.core.binding import TaskBinding
+from spakky.dispatch.core.call import TaskCall
 from spakky.dispatch.core.error import HeaderBudgetExceededError, HeaderPropagationError
 from spakky.dispatch.core.ports import IHeaderPropagator
 
 _LAST = Order()
 _NOTHING: AbstractContextManager[None] = nullcontext()
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+_NO_KWARGS: Mapping[str, object] = MappingProxyType({})
 
 type _Entry = tuple[IHeaderPropagator, frozenset[str]]
 
@@ -66,8 +68,8 @@ class HeaderPropagation:
         """Every header name some propagator owns."""
         return frozenset().union(*(fields for _, fields in self._propagators))
 
-    def inject(self, task: TaskBinding) -> dict[str, str]:
-        """Collect the outgoing headers of every propagator for ``task``.
+    def inject(self, call: TaskCall) -> dict[str, str]:
+        """Collect the outgoing headers of every propagator for ``call``.
 
         Raises:
             HeaderPropagationError: A propagator wrote a header it does not own
@@ -76,7 +78,7 @@ class HeaderPropagation:
         headers: dict[str, str] = {}
         for propagator, fields in self._propagators:
             written: dict[str, str] = {}
-            propagator.inject(written, task)
+            propagator.inject(written, call)
             for name, value in written.items():
                 if name not in fields or not isinstance(value, str):
                     raise HeaderPropagationError(
@@ -88,24 +90,32 @@ class HeaderPropagation:
         return headers
 
     def restore(
-        self, headers: Mapping[str, object], task: TaskBinding
+        self,
+        headers: Mapping[str, object],
+        task: TaskBinding,
+        task_id: str | None = None,
+        args: tuple[object, ...] = (),
+        kwargs: Mapping[str, object] = _NO_KWARGS,
     ) -> AbstractContextManager[None]:
         """Activate every propagator's context from received ``headers``.
 
-        Each propagator sees only its own headers, and only string values; the
-        contexts are torn down in reverse order, also when the task raises.
-        Propagators whose ``needs_restore(task)`` is false are skipped; which
-        ones run is decided once per task.
+        Each propagator sees only its own headers, and only string values, and
+        the call (``task``, the message's ``task_id``, ``args`` and ``kwargs``
+        as received); the contexts are torn down in reverse order, also when
+        the task raises. Propagators whose ``needs_restore(task)`` is false are
+        skipped; which ones run is decided once per task, and the call is only
+        described when one of them runs.
         """
         plan = self._plans.get(task.name)
         entries = plan[1] if plan is not None and plan[0] is task else self._plan(task)
         if not entries:
             return _NOTHING
+        call = TaskCall(task=task, task_id=task_id, args=args, kwargs=kwargs)
         if len(entries) > 1:
-            return _Restored(entries, headers, task)
+            return _Restored(entries, headers, call)
         propagator, fields = entries[0]
         return propagator.restore(
-            _own(headers, fields) if headers else _NO_HEADERS, task
+            _own(headers, fields) if headers else _NO_HEADERS, call
         )
 
     def _plan(self, task: TaskBinding) -> tuple[_Entry, ...]:
@@ -132,29 +142,29 @@ class _Restored:
     one of them would suppress it (fail-closed).
     """
 
-    __slots__ = ("_entries", "_headers", "_stack", "_task")
+    __slots__ = ("_call", "_entries", "_headers", "_stack")
 
     _entries: tuple[_Entry, ...]
     _headers: Mapping[str, object]
-    _task: TaskBinding
+    _call: TaskCall
     _stack: ExitStack
 
     def __init__(
         self,
         entries: tuple[_Entry, ...],
         headers: Mapping[str, object],
-        task: TaskBinding,
+        call: TaskCall,
     ) -> None:
         self._entries = entries
         self._headers = headers
-        self._task = task
+        self._call = call
         self._stack = ExitStack()
 
     def __enter__(self) -> None:
-        stack, headers, task = self._stack, self._headers, self._task
+        stack, headers, call = self._stack, self._headers, self._call
         try:
             for propagator, fields in self._entries:
-                stack.enter_context(propagator.restore(_own(headers, fields), task))
+                stack.enter_context(propagator.restore(_own(headers, fields), call))
         except BaseException:
             stack.__exit__(*sys.exc_info())
             raise
