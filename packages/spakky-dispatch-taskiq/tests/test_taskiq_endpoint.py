@@ -156,20 +156,20 @@ def test_retries_used_up_expect_final_error_or_the_retry_error(
     )
     running = worker(FakeInvoker(with_final), _binding())
     with pytest.raises(KeyError, match="gone"):
-        running.send("place").get(timeout=5)
+        running.send("place", "ada").get(timeout=5)
     assert len(running.invoker.calls) == 2
 
     bare = RetryableTaskError("auth down", delay=0.01, max_retries=0)
     running = worker(FakeInvoker(bare), _binding())
     with pytest.raises(RetryableTaskError, match="auth down"):
-        running.send("place").get(timeout=5)
+        running.send("place", "ada").get(timeout=5)
     assert len(running.invoker.calls) == 1
 
 
 def test_countdown_expect_task_run_after_waiting(worker: Callable[..., Worker]) -> None:
     """A countdown delays the run on the worker; the task still runs."""
     running = worker(FakeInvoker("later"), _binding())
-    handle = running.send("place", countdown=0.1)
+    handle = running.send("place", "ada", countdown=0.1)
     assert handle.get(timeout=5) == "later"
     assert len(running.invoker.calls) == 1
 
@@ -188,7 +188,7 @@ def test_expired_task_expect_not_run_and_expired_error(
     """A task past its expiry time never runs; the caller gets TaskExpiredError."""
     running = worker(FakeInvoker("never"), _binding())
     with pytest.raises(TaskExpiredError, match=r"shop.Orders.place\["):
-        running.send("place", **options).get(timeout=5)
+        running.send("place", "ada", **options).get(timeout=5)
     assert running.invoker.calls == []
 
 
@@ -197,7 +197,7 @@ def test_ignore_result_expect_task_run_and_nothing_stored(
 ) -> None:
     """ignore_result runs the task but stores no result."""
     running = worker(FakeInvoker("done"), _binding())
-    handle = running.send("place", ignore_result=True)
+    handle = running.send("place", "ada", ignore_result=True)
     assert running.invoker.ran.wait(timeout=5)
     running.settle()
     assert handle.ready() is False
@@ -211,7 +211,7 @@ def test_unstorable_return_value_expect_clear_error(
     """A return value JSON cannot carry fails the task with a clear error."""
     running = worker(FakeInvoker(object()), _binding())
     with pytest.raises(TaskResultNotSerializableError, match="returned object"):
-        running.send("place").get(timeout=5)
+        running.send("place", "ada").get(timeout=5)
 
 
 def test_register_expect_endpoint_named_like_the_method(
@@ -265,7 +265,7 @@ def test_stored_result_expect_our_labels_dropped_others_kept(
         return "native"
 
     running.broker.register_task(native, task_name="native.task")
-    handle = running.send("place")
+    handle = running.send("place", "ada")
     assert handle.get(timeout=5) == "done"
 
     async def kick_native(broker: Any) -> Any:

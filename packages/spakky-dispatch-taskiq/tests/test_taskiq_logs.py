@@ -8,7 +8,7 @@ from spakky.dispatch.core import TaskRefusedError
 from spakky.dispatch.taskiq.logs import (
     RECEIVER_LOGGER,
     RefusalLogFilter,
-    install_refusal_log_filter,
+    install_log_filters,
 )
 
 
@@ -80,7 +80,7 @@ def test_other_errors_expect_record_untouched() -> None:
 
 def test_install_twice_expect_one_filter() -> None:
     """Installing is idempotent."""
-    install_refusal_log_filter()
-    install_refusal_log_filter()
+    install_log_filters()
+    install_log_filters()
     logger = logging.getLogger(RECEIVER_LOGGER)
     assert sum(isinstance(f, RefusalLogFilter) for f in logger.filters) == 1

@@ -65,8 +65,9 @@ def list_tasks(application: SpakkyApplication, out: TextIO) -> None:
         out.write(listing_line(binding, schedule) + "\n")
 
 
-RECEIVER = "spakky.dispatch.taskiq.receiver:PromptReceiver"
-"""taskiq receiver used unless ``--receiver`` is given: stops promptly on SIGTERM."""
+RECEIVER = "spakky.dispatch.taskiq.receiver:GuardedReceiver"
+"""taskiq receiver used unless ``--receiver`` is given: refuses bad messages into
+dead letters, and stops promptly on SIGTERM."""
 
 
 def run_workers(spec: str, options: Sequence[str]) -> int:
