@@ -16,12 +16,14 @@ from spakky.dispatch.core import (
     TaskBinding,
     TaskInvoker,
     TaskMessage,
+    TaskRefusedError,
     TaskResultTimeoutError,
 )
 from spakky.dispatch.taskiq import (
     ENDPOINT_MARK,
     RETRIES_LABEL,
     BrokerLoop,
+    TaskArgumentsMismatchError,
     TaskExpiredError,
     TaskiqEndpointRegistrar,
     TaskiqTaskResult,
@@ -164,6 +166,55 @@ def test_retries_used_up_expect_final_error_or_the_retry_error(
     with pytest.raises(RetryableTaskError, match="auth down"):
         running.send("place", "ada").get(timeout=5)
     assert len(running.invoker.calls) == 1
+
+
+def test_arguments_not_fitting_expect_refused_naming_counts_not_names(
+    worker: Callable[..., Worker],
+) -> None:
+    """Arguments the method cannot take fail the task before the invoker runs.
+
+    The error names how many arguments came, never a keyword name from the
+    message, which Python's own TypeError would quote into the worker's log.
+    """
+    running = worker(FakeInvoker(), _binding())
+    with pytest.raises(TaskArgumentsMismatchError) as caught:
+        running.send("place").get(timeout=5)
+    assert "shop.Orders.place got 0 positional and 0 keyword argument(s)" in str(
+        caught.value
+    )
+    handle = running.sender.send(
+        TaskMessage(task_name="shop.Orders.place", kwargs={"who\nforged": "x"})
+    )
+    with pytest.raises(TaskArgumentsMismatchError) as caught:
+        handle.get(timeout=5)
+    assert "got 0 positional and 1 keyword argument(s)" in str(caught.value)
+    assert "forged" not in str(caught.value)
+    assert running.invoker.calls == []
+    assert isinstance(caught.value, TaskRefusedError)  # logged as expected
+
+
+def test_classmethod_task_expect_arguments_checked_without_self(
+    worker: Callable[..., Worker],
+) -> None:
+    """A task bound at class level (a classmethod) takes no self placeholder."""
+
+    class Catalog:
+        @classmethod
+        def lookup(cls, sku: str) -> str:
+            return sku
+
+    binding = TaskBinding(
+        name="shop.Catalog.lookup",
+        handler_type=Catalog,
+        method_name="lookup",
+        pod_name="catalog",
+        is_async=False,
+    )
+    running = worker(FakeInvoker("found"), binding)
+    handle = running.sender.send(
+        TaskMessage(task_name="shop.Catalog.lookup", args=("a",))
+    )
+    assert handle.get(timeout=5) == "found"
 
 
 def test_countdown_expect_task_run_after_waiting(worker: Callable[..., Worker]) -> None:

@@ -60,10 +60,10 @@ class UntrustedFieldsFilter(logging.Filter):
                 f"{printable(name)}[{printable(getattr(message, 'task_id', '?'))}]",
             )
         elif record.msg in UNPARSABLE_ARGUMENTS and len(args) == 3:
-            record.msg = str(record.msg).replace("Reason: %s", "(%s)")
+            record.msg = str(record.msg).replace(". Reason: %s", " (%s)")
             record.args = (
-                printable(args[0]),
-                printable(args[1]),
+                _escaped(args[0]),
+                _escaped(args[1]),
                 type(args[2]).__name__,
             )
             record.exc_info, record.exc_text = None, None

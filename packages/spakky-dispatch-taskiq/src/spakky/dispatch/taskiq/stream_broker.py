@@ -193,16 +193,15 @@ class RedisStreamQueueBroker(RedisStreamBroker):
             min_idle_time=idle_ms,
             message_ids=[*counts],
         )
+        # Redis 6.2 answers nil for an entry deleted while pending (7 drops it).
+        found = [(entry_id, fields or {}) for entry_id, fields in claimed if entry_id]
         deliveries: list[Delivery] = []
-        for entry_id, fields in claimed:
-            if fields is None:  # deleted while pending: nothing left to run
-                await redis.xack(self.queue_name, self.consumer_group_name, entry_id)
-                continue
+        for entry_id, fields in found:
             delivered = counts.get(entry_id, 0)
             if delivered >= self.max_deliveries:
                 await self._give_up(entry_id, fields, delivered)
-                continue
-            deliveries.append(self._delivery(entry_id, fields, delivered + 1))
+            else:
+                deliveries.append(self._delivery(entry_id, fields, delivered + 1))
         return deliveries
 
     async def _give_up(
