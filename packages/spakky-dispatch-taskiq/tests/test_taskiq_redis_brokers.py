@@ -307,3 +307,70 @@ def test_list_broker_expect_deliveries_taken_and_rejects_kept(queue: str) -> Non
     [(_, fields)] = _client().xrange(f"{queue}.dead_letter")
     assert b'"two"' in fields[b"data"]
     assert (fields[b"reason"], fields[b"source"]) == (b"refused", queue.encode())
+
+
+def test_stream_taken_over_entry_expect_run_alone(queue: str) -> None:
+    """An entry taken over from a dead worker waits for this worker's other work.
+
+    It is handed out only once the worker's other messages are settled, and
+    nothing else is handed out until it is settled: if it kills this worker
+    too, only its own delivery count grows.
+    """
+
+    async def scenario() -> tuple[int, int]:
+        dead, alive = _stream(queue, timeout=0.3), _stream(queue, timeout=0.3)
+        await dead.startup()
+        await alive.startup()
+        try:
+            await _send(dead, "suspect")
+            await _next(dead.listen())
+            await dead.shutdown()  # died holding it
+            deliveries = alive.listen()
+            await _send(alive, "fresh")
+            fresh = await _next(deliveries)
+            waiting = asyncio.ensure_future(anext(deliveries))
+            done, _ = await asyncio.wait({waiting}, timeout=1.0)
+            assert not done  # the suspect is claimed but waits for "fresh"
+            await fresh.ack()
+            suspect = await asyncio.wait_for(waiting, 5)
+            assert b'"suspect"' in suspect.data
+            await _send(alive, "later")
+            after = asyncio.ensure_future(anext(deliveries))
+            done, _ = await asyncio.wait({after}, timeout=0.5)
+            assert not done  # nothing else while the suspect runs
+            await suspect.ack()
+            later = await asyncio.wait_for(after, 5)
+            await later.ack()
+            return fresh.deliveries, suspect.deliveries
+        finally:
+            await alive.shutdown()
+
+    assert asyncio.run(scenario()) == (1, 2)
+    assert (_client().xlen(queue), _pending(queue)) == (0, 0)
+
+
+class RaceLost:
+    """A Redis stand-in where another worker wins every claim."""
+
+    async def xpending_range(self, *args: object, **kwargs: object) -> object:
+        return [
+            {"message_id": b"1-0", "times_delivered": 1},
+            {"message_id": b"2-0", "times_delivered": 1},
+        ]
+
+    async def xclaim(self, *args: object, **kwargs: object) -> object:
+        return []
+
+
+def test_stream_claim_lost_or_entry_held_expect_nothing_taken() -> None:
+    """An entry this worker holds is never claimed again; a lost claim is skipped."""
+
+    async def scenario() -> object:
+        broker = _stream("q")
+        broker._held.add(b"1-0")
+        try:
+            return await broker._claim_idle(RaceLost())
+        finally:
+            await broker.shutdown()
+
+    assert asyncio.run(scenario()) is None

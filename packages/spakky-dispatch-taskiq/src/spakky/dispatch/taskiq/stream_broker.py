@@ -18,6 +18,11 @@ yet done.
 - **A message that kills every worker that takes it** would come back
   forever: an entry delivered ``max_deliveries`` times already is moved to the
   dead letters instead (the stream ``<queue>.dead_letter``), with one log line.
+  An entry taken over from a dead worker runs alone: this worker waits until
+  its other messages are settled before handing it out, and takes nothing else
+  until it is settled, so if it kills this worker too, only its own count grows
+  (the messages that shared the first dead worker with it count that one
+  death, and then run alone once each).
 - **A message the receiver refuses** (``Delivery.reject``) goes to the same
   dead letters, with its reason.
 
@@ -58,7 +63,7 @@ DATA_FIELD = b"data"
 """The stream entry field holding the message (taskiq-redis's)."""
 
 RECLAIM_BATCH = 10
-"""Idle entries one worker claims at a time."""
+"""Idle entries one worker looks at at a time (it takes over one of them)."""
 
 READ_BLOCK = 1.0
 """Longest wait of one stream read, seconds."""
@@ -66,7 +71,17 @@ READ_BLOCK = 1.0
 OUTAGE_PAUSE = 1.0
 """Seconds between two reads while Redis cannot be reached."""
 
+SETTLE_POLL = 0.05
+"""Seconds between two looks at whether a worker's other messages are settled."""
+
 _OUTAGES = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class StreamDelivery(Delivery):
+    """A ``Delivery`` of a stream entry."""
+
+    entry: bytes
+    """The entry's id in the stream."""
 
 
 class RedisStreamQueueBroker(RedisStreamBroker):
@@ -145,9 +160,13 @@ class RedisStreamQueueBroker(RedisStreamBroker):
             while True:
                 try:
                     if time.monotonic() >= next_claim:
+                        claimed = await self._claim_idle(redis)
+                        if claimed is not None:
+                            await self._settled(keep=claimed.entry)
+                            yield claimed
+                            await self._settled()
+                            continue  # look for more at once
                         next_claim = time.monotonic() + claim_every
-                        for delivery in await self._claim_idle(redis):
-                            yield delivery
                     fetched: Any = await redis.xreadgroup(
                         self.consumer_group_name,
                         self.consumer_name,
@@ -168,8 +187,12 @@ class RedisStreamQueueBroker(RedisStreamBroker):
                     for entry_id, fields in entries:
                         yield self._delivery(entry_id, fields, deliveries=1)
 
-    async def _claim_idle(self, redis: Redis) -> list[Delivery]:
-        """Take over entries nobody renewed for ``redelivery_timeout``."""
+    async def _claim_idle(self, redis: Redis) -> StreamDelivery | None:
+        """Take over one entry nobody renewed for ``redelivery_timeout``.
+
+        Entries delivered ``max_deliveries`` times already are dead-lettered on
+        the way. None when there is nothing (left) to take over.
+        """
         idle_ms = int(self.redelivery_timeout * 1000)
         pending: Any = await redis.xpending_range(
             self.queue_name,
@@ -179,30 +202,27 @@ class RedisStreamQueueBroker(RedisStreamBroker):
             count=RECLAIM_BATCH,
             idle=idle_ms,
         )
-        counts: dict[bytes, int] = {
-            entry["message_id"]: int(entry["times_delivered"])
-            for entry in pending
-            if entry["message_id"] not in self._held
-        }
-        if not counts:
-            return []
-        claimed: Any = await redis.xclaim(
-            self.queue_name,
-            self.consumer_group_name,
-            self.consumer_name,
-            min_idle_time=idle_ms,
-            message_ids=[*counts],
-        )
-        # Redis 6.2 answers nil for an entry deleted while pending (7 drops it).
-        found = [(entry_id, fields or {}) for entry_id, fields in claimed if entry_id]
-        deliveries: list[Delivery] = []
-        for entry_id, fields in found:
-            delivered = counts.get(entry_id, 0)
+        for entry in pending:
+            entry_id: bytes = entry["message_id"]
+            if entry_id in self._held:
+                continue
+            claimed: Any = await redis.xclaim(
+                self.queue_name,
+                self.consumer_group_name,
+                self.consumer_name,
+                min_idle_time=idle_ms,  # only one claimer wins
+                message_ids=[entry_id],
+            )
+            # Redis 6.2 answers nil for an entry deleted while pending (7 drops it).
+            found = [fields or {} for claimed_id, fields in claimed if claimed_id]
+            if not found:
+                continue
+            delivered = int(entry["times_delivered"])
             if delivered >= self.max_deliveries:
-                await self._give_up(entry_id, fields, delivered)
-            else:
-                deliveries.append(self._delivery(entry_id, fields, delivered + 1))
-        return deliveries
+                await self._give_up(entry_id, found[0], delivered)
+                continue
+            return self._delivery(entry_id, found[0], delivered + 1)
+        return None
 
     async def _give_up(
         self, entry_id: bytes, fields: dict[bytes, bytes], delivered: int
@@ -223,16 +243,22 @@ class RedisStreamQueueBroker(RedisStreamBroker):
 
     def _delivery(
         self, entry_id: bytes, fields: dict[bytes, bytes], deliveries: int
-    ) -> Delivery:
+    ) -> StreamDelivery:
         data = fields.get(DATA_FIELD, b"")
         self._held.add(entry_id)
-        return Delivery(
+        return StreamDelivery(
             data=data,
             ack=partial(self._ack, entry_id),
             reject=partial(self._reject, entry_id, data, deliveries),
             dead_letters=self.dead_letters,
             deliveries=deliveries,
+            entry=entry_id,
         )
+
+    async def _settled(self, keep: bytes | None = None) -> None:
+        """Wait until this worker holds no entry (but ``keep``)."""
+        while self._held - {keep}:
+            await asyncio.sleep(SETTLE_POLL)
 
     async def _ack(self, entry_id: bytes) -> None:
         """Acknowledge and delete the entry: its work is done."""
