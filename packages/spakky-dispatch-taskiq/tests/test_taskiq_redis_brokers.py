@@ -374,3 +374,35 @@ def test_stream_claim_lost_or_entry_held_expect_nothing_taken() -> None:
             await broker.shutdown()
 
     assert asyncio.run(scenario()) is None
+
+
+def test_stream_listen_expect_gone_idle_consumers_forgotten(queue: str) -> None:
+    """Consumers that hold nothing and stopped reading are dropped; holders stay."""
+
+    async def scenario() -> set[bytes]:
+        worker = _stream(queue, timeout=0.2)
+        await worker.startup()
+        try:
+            client = _client()
+            await _send(worker, "done")
+            [[_, [(done, _)]]] = client.xreadgroup(
+                "spakky-taskiq", "ghost", {queue: ">"}, count=1
+            )
+            client.xack(queue, "spakky-taskiq", done)
+            client.xdel(queue, done)
+            await _send(worker, "held")
+            client.xreadgroup("spakky-taskiq", "holder", {queue: ">"}, count=1)
+            await asyncio.sleep(0.3)
+            listening = asyncio.ensure_future(anext(worker.listen()))
+            await asyncio.sleep(0.1)
+            names = {c["name"] for c in client.xinfo_consumers(queue, "spakky-taskiq")}
+            assert len(names) == 2  # ours and the holder: the ghost is gone
+            held = await asyncio.wait_for(listening, 5)  # taken over from "holder"
+            await held.ack()
+            return names
+        finally:
+            await worker.shutdown()
+
+    names = asyncio.run(scenario())
+    assert b"ghost" not in names
+    assert b"holder" in names

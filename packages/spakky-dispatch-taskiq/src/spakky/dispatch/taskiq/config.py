@@ -41,7 +41,7 @@ class TaskiqConfig(BaseSettings):
     redis_broker: Literal["stream", "list"] = "stream"
     """Redis: ``stream`` (acknowledged after the task ran: at least once) or ``list`` (taken off the list when received: at most once)."""
 
-    redelivery_timeout: float = Field(default=60.0, gt=0)
+    redelivery_timeout: float = Field(default=60.0, ge=1)
     """Redis stream: seconds after which a message held by a worker that stopped renewing it (killed, frozen) goes to another worker."""
 
     max_deliveries: int = Field(default=5, ge=1)

@@ -41,6 +41,7 @@ from typing import Any, override
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq_redis import RedisStreamBroker
 
@@ -154,6 +155,7 @@ class RedisStreamQueueBroker(RedisStreamBroker):
         """Yield idle entries of dead workers first, then new entries, forever."""
         if self._renewer is None:
             self._renewer = asyncio.ensure_future(self._renew_forever())
+            await self._forget_dead_consumers()
         claim_every = min(self.redelivery_timeout / 4, 5.0)
         next_claim = 0.0
         async with Redis(connection_pool=self.connection_pool) as redis:
@@ -298,6 +300,30 @@ class RedisStreamQueueBroker(RedisStreamBroker):
                 await pipe.execute()
         finally:
             self._held.discard(entry_id)
+
+    async def _forget_dead_consumers(self) -> None:
+        """Drop consumers of the group that hold nothing and have not read for
+        ``redelivery_timeout`` (workers gone), so restarts do not pile them up.
+
+        A consumer that was only slow is created again by its next read.
+        """
+        idle_ms = self.redelivery_timeout * 1000
+        try:
+            async with Redis(connection_pool=self.connection_pool) as redis:
+                consumers: Any = await redis.xinfo_consumers(
+                    self.queue_name, self.consumer_group_name
+                )
+                for consumer in consumers:
+                    if consumer["pending"] == 0 and consumer["idle"] > idle_ms:
+                        await redis.xgroup_delconsumer(
+                            self.queue_name, self.consumer_group_name, consumer["name"]
+                        )
+        except RedisError as error:
+            logger.warning(
+                "Could not tidy the consumers of %s (%s)",
+                printable(self.queue_name),
+                type(error).__name__,
+            )
 
     async def _renew_forever(self) -> None:
         """Renew this worker's hold on its entries every third of the timeout."""
