@@ -406,3 +406,31 @@ def test_stream_listen_expect_gone_idle_consumers_forgotten(queue: str) -> None:
     names = asyncio.run(scenario())
     assert b"ghost" not in names
     assert b"holder" in names
+
+
+def test_stream_other_message_never_settled_expect_isolation_gives_up(
+    queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message whose receiver never settles it cannot stop the worker for good."""
+    monkeypatch.setattr(stream_broker, "ISOLATION_LIMIT", 2)
+
+    async def scenario() -> float:
+        dead, alive = _stream(queue, timeout=0.2), _stream(queue, timeout=0.2)
+        await dead.startup()
+        await alive.startup()
+        try:
+            await _send(dead, "suspect")
+            await _next(dead.listen())
+            await dead.shutdown()
+            deliveries = alive.listen()
+            await _send(alive, "stuck")
+            await _next(deliveries)  # never settled
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            suspect = await _next(deliveries)
+            assert suspect.deliveries == 2
+            return loop.time() - started
+        finally:
+            await alive.shutdown()
+
+    assert 0.3 <= asyncio.run(scenario()) < 3.0

@@ -20,9 +20,10 @@ yet done.
   dead letters instead (the stream ``<queue>.dead_letter``), with one log line.
   An entry taken over from a dead worker runs alone: this worker waits until
   its other messages are settled before handing it out, and takes nothing else
-  until it is settled, so if it kills this worker too, only its own count grows
-  (the messages that shared the first dead worker with it count that one
-  death, and then run alone once each).
+  until it is settled (each wait ends after ten redelivery timeouts at most),
+  so if it kills this worker too, only its own count grows (the messages that
+  shared the first dead worker with it count that one death, and then run
+  alone once each).
 - **A message the receiver refuses** (``Delivery.reject``) goes to the same
   dead letters, with its reason.
 
@@ -74,6 +75,9 @@ OUTAGE_PAUSE = 1.0
 
 SETTLE_POLL = 0.05
 """Seconds between two looks at whether a worker's other messages are settled."""
+
+ISOLATION_LIMIT = 10
+"""Redelivery timeouts a taken-over message waits at most to run alone."""
 
 _OUTAGES = (RedisConnectionError, RedisTimeoutError, OSError)
 
@@ -258,8 +262,13 @@ class RedisStreamQueueBroker(RedisStreamBroker):
         )
 
     async def _settled(self, keep: bytes | None = None) -> None:
-        """Wait until this worker holds no entry (but ``keep``)."""
-        while self._held - {keep}:
+        """Wait until this worker holds no entry (but ``keep``), for a while.
+
+        Waiting ends after ``ISOLATION_LIMIT`` redelivery timeouts regardless, so
+        a message its receiver never settles cannot stop this worker for good.
+        """
+        deadline = time.monotonic() + ISOLATION_LIMIT * self.redelivery_timeout
+        while self._held - {keep} and time.monotonic() < deadline:
             await asyncio.sleep(SETTLE_POLL)
 
     async def _ack(self, entry_id: bytes) -> None:
