@@ -118,7 +118,7 @@ def test_build_broker_redis_expect_stream_queue_on_configured_queue(
     """redis:// gives the acknowledged stream broker on SPAKKY_TASKIQ__QUEUE.
 
     One consumer group reading from the start of the stream (so messages sent
-    before the first worker are not skipped), one entry per read, the
+    before the first worker are not skipped), up to ten entries per read, the
     redelivery timeout and delivery limit from the settings, dead letters
     beside the queue, no result backend.
     """
@@ -128,7 +128,7 @@ def test_build_broker_redis_expect_stream_queue_on_configured_queue(
     assert isinstance(broker, RedisStreamQueueBroker)
     assert broker.queue_name == "mail"
     assert (broker.consumer_group_name, broker.consumer_id) == ("spakky-taskiq", "0")
-    assert (broker.count, broker.block) == (1, 1000)
+    assert (broker.count, broker.block) == (10, 1000)
     assert (broker.redelivery_timeout, broker.idle_timeout) == (60.0, 60000)
     assert broker.max_deliveries == 5
     assert broker.dead_letters == "mail.dead_letter"

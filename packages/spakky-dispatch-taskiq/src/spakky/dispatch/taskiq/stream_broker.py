@@ -2,8 +2,8 @@
 
 Sending is taskiq-redis's ``RedisStreamBroker.kick`` (``XADD`` to the stream
 named after the queue). Receiving is this module's: workers read the stream
-through one consumer group, ``XREADGROUP`` one entry at a time, and an entry
-stays pending (owned by its worker) until the receiver acknowledges it, which
+through one consumer group, ``XREADGROUP`` up to ten entries at a time, and an
+entry stays pending (owned by its worker) until the receiver acknowledges it, which
 taskiq does after the task ran and its result was stored. Then the entry is
 acknowledged and deleted in one transaction, so the stream holds only work not
 yet done.
@@ -67,6 +67,9 @@ DATA_FIELD = b"data"
 RECLAIM_BATCH = 10
 """Idle entries one worker looks at at a time (it takes over one of them)."""
 
+READ_COUNT = 10
+"""Entries one read takes at most; those not yet handed out are renewed too."""
+
 READ_BLOCK = 1.0
 """Longest wait of one stream read, seconds."""
 
@@ -116,7 +119,7 @@ class RedisStreamQueueBroker(RedisStreamBroker):
             consumer_group_name=CONSUMER_GROUP,
             consumer_id="0",  # a group made after the first sends still sees them
             xread_block=int(min(READ_BLOCK, redelivery_timeout / 4) * 1000) or 1,
-            xread_count=1,
+            xread_count=READ_COUNT,
             idle_timeout=int(redelivery_timeout * 1000),
             **connection_kwargs,
         )
@@ -125,6 +128,7 @@ class RedisStreamQueueBroker(RedisStreamBroker):
         self.dead_letters = dead_letter_name(queue_name)
         self._held: set[bytes] = set()
         self._renewer: asyncio.Task[None] | None = None
+        self._redis = Redis(connection_pool=self.connection_pool)
 
     @override
     async def startup(self) -> None:
@@ -135,8 +139,7 @@ class RedisStreamQueueBroker(RedisStreamBroker):
                 other than a stream (the list of the list broker, say).
         """
         await super().startup()
-        async with Redis(connection_pool=self.connection_pool) as redis:
-            kind = await redis.type(self.queue_name)
+        kind = await self._redis.type(self.queue_name)
         if kind not in (b"stream", "stream"):
             found = kind.decode() if isinstance(kind, bytes) else str(kind)
             raise TaskiqConfigurationError(
@@ -177,7 +180,7 @@ class RedisStreamQueueBroker(RedisStreamBroker):
                         self.consumer_group_name,
                         self.consumer_name,
                         {self.queue_name: ">"},
-                        count=1,
+                        count=self.count,
                         block=self.block,
                     )
                 except _OUTAGES as error:
@@ -190,6 +193,7 @@ class RedisStreamQueueBroker(RedisStreamBroker):
                     await asyncio.sleep(OUTAGE_PAUSE)
                     continue
                 for _stream, entries in fetched or ():
+                    self._held.update(entry_id for entry_id, _ in entries)  # renewed
                     for entry_id, fields in entries:
                         yield self._delivery(entry_id, fields, deliveries=1)
 
@@ -274,10 +278,7 @@ class RedisStreamQueueBroker(RedisStreamBroker):
     async def _ack(self, entry_id: bytes) -> None:
         """Acknowledge and delete the entry: its work is done."""
         try:
-            async with (
-                Redis(connection_pool=self.connection_pool) as redis,
-                redis.pipeline(transaction=True) as pipe,
-            ):
+            async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.xack(self.queue_name, self.consumer_group_name, entry_id)
                 pipe.xdel(self.queue_name, entry_id)
                 await pipe.execute()
@@ -294,10 +295,7 @@ class RedisStreamQueueBroker(RedisStreamBroker):
             data, reason, f"{self.queue_name} {entry_id.decode()}", deliveries
         )
         try:
-            async with (
-                Redis(connection_pool=self.connection_pool) as redis,
-                redis.pipeline(transaction=True) as pipe,
-            ):
+            async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.xadd(
                     self.dead_letters,
                     fields,  # type: ignore[arg-type]
@@ -317,16 +315,16 @@ class RedisStreamQueueBroker(RedisStreamBroker):
         A consumer that was only slow is created again by its next read.
         """
         idle_ms = self.redelivery_timeout * 1000
+        redis = self._redis
         try:
-            async with Redis(connection_pool=self.connection_pool) as redis:
-                consumers: Any = await redis.xinfo_consumers(
-                    self.queue_name, self.consumer_group_name
-                )
-                for consumer in consumers:
-                    if consumer["pending"] == 0 and consumer["idle"] > idle_ms:
-                        await redis.xgroup_delconsumer(
-                            self.queue_name, self.consumer_group_name, consumer["name"]
-                        )
+            consumers: Any = await redis.xinfo_consumers(
+                self.queue_name, self.consumer_group_name
+            )
+            for consumer in consumers:
+                if consumer["pending"] == 0 and consumer["idle"] > idle_ms:
+                    await redis.xgroup_delconsumer(
+                        self.queue_name, self.consumer_group_name, consumer["name"]
+                    )
         except RedisError as error:
             logger.warning(
                 "Could not tidy the consumers of %s (%s)",
@@ -346,15 +344,14 @@ class RedisStreamQueueBroker(RedisStreamBroker):
         if not held:
             return
         try:
-            async with Redis(connection_pool=self.connection_pool) as redis:
-                await redis.xclaim(
-                    self.queue_name,
-                    self.consumer_group_name,
-                    self.consumer_name,
-                    min_idle_time=0,
-                    message_ids=[*held],
-                    justid=True,
-                )
+            await self._redis.xclaim(
+                self.queue_name,
+                self.consumer_group_name,
+                self.consumer_name,
+                min_idle_time=0,
+                message_ids=held,
+                justid=True,
+            )
         except _OUTAGES as error:
             logger.warning(
                 "Could not renew %d held message(s) of %s (%s); another worker "
