@@ -89,12 +89,14 @@ def taskiq_env(url: str, queue: str) -> dict[str, str | None]:
 
 
 def delete_taskiq_queue(url: str, queue: str) -> None:
-    """Drop a taskiq benchmark queue (a Redis list, a RabbitMQ queue)."""
+    """Drop a taskiq benchmark queue (a Redis stream, a RabbitMQ queue) and its
+    dead letters."""
+    dead = f"{queue}.dead_letter"
     try:
         if url.startswith("redis"):
             import redis
 
-            redis.Redis.from_url(url).delete(queue)
+            redis.Redis.from_url(url).delete(queue, dead)
         elif url.startswith("amqp"):
             import asyncio
 
@@ -105,6 +107,7 @@ def delete_taskiq_queue(url: str, queue: str) -> None:
                 async with connection:
                     channel = await connection.channel()
                     await channel.queue_delete(queue)
+                    await channel.queue_delete(dead)
 
             asyncio.run(drop())
     except Exception as error:  # the run's numbers matter more than cleanup

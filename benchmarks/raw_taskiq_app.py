@@ -1,10 +1,13 @@
 """Raw taskiq: the baseline app, importing no Spakky module.
 
 Workers load it with ``taskiq worker benchmarks.raw_taskiq_app:broker``. The
-broker is built from the same ``SPAKKY_TASKIQ__*`` environment, with the same
-classes and options as spakky-taskiq's ``build_broker`` (a taskiq-redis
-``ListQueueBroker``, a taskiq-aio-pika ``AioPikaBroker`` with one durable
-classic queue, or taskiq's ``InMemoryBroker``) and no result backend.
+broker is built from the same ``SPAKKY_TASKIQ__*`` environment, with the stock
+classes that spakky-taskiq's ``build_broker`` builds on, configured alike: a
+taskiq-redis ``RedisStreamBroker`` (acknowledged, as spakky-taskiq's default
+stream broker; with taskiq-redis's own reading: 100 entries per read, no
+renewal, acknowledged entries kept), a taskiq-aio-pika ``AioPikaBroker`` with
+one durable quorum queue and its dead letters beside it, or taskiq's
+``InMemoryBroker``; no result backend.
 """
 
 import os
@@ -12,7 +15,7 @@ from typing import Any
 
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq_aio_pika import AioPikaBroker, Exchange, Queue, QueueType
-from taskiq_redis import ListQueueBroker
+from taskiq_redis import RedisStreamBroker
 
 from benchmarks.work import atick, awork, tick, work
 
@@ -25,14 +28,20 @@ CONNECT_TIMEOUT = 5.0
 def raw_broker(url: str, queue: str, exchange: str = "taskiq") -> AsyncBroker:
     """A plain taskiq broker on ``url``, configured as spakky-taskiq's would be."""
     if url.startswith(("redis://", "rediss://")):
-        return ListQueueBroker(
-            url, queue_name=queue, socket_connect_timeout=CONNECT_TIMEOUT
+        return RedisStreamBroker(
+            url,
+            queue_name=queue,
+            consumer_id="0",
+            socket_connect_timeout=CONNECT_TIMEOUT,
         )
     if url.startswith(("amqp://", "amqps://")):
         return AioPikaBroker(
             url,
             exchange=Exchange(name=exchange),
-            task_queues=[Queue(name=queue, type=QueueType.CLASSIC)],
+            task_queues=[Queue(name=queue, type=QueueType.QUORUM)],
+            dead_letter_queue=Queue(
+                name=f"{queue}.dead_letter", type=QueueType.CLASSIC
+            ),
             timeout=CONNECT_TIMEOUT,
         )
     return InMemoryBroker()

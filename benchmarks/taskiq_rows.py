@@ -53,6 +53,7 @@ from benchmarks.taskiq_apps import TaskiqBenchHandler, build_taskiq_plugin
 from benchmarks.work import COUNTER_KEY_ENV, COUNTER_URL_ENV
 from spakky.dispatch.core import TaskDispatcher, TaskRegistry
 from spakky.dispatch.taskiq.message import build_message, control_labels
+from spakky.dispatch.taskiq.receiver import GuardedReceiver
 
 ROOT = Path(__file__).resolve().parents[1]
 TRANSPORT = "taskiq"
@@ -165,8 +166,10 @@ def worker_rows(number: int, repeat: int) -> list[Row]:
     """Our endpoint vs a plain taskiq task, through taskiq's ``Receiver.callback``.
 
     Both brokers are ``InMemoryBroker`` (as the plugin builds for memory://),
-    each with a ``Receiver`` made as ``taskiq worker`` makes it (a default
-    thread pool for sync tasks, 100 async slots, parameter validation).
+    each with the receiver its worker command uses, made as ``taskiq worker``
+    makes it (a default thread pool for sync tasks, 100 async slots, parameter
+    validation): ``GuardedReceiver`` (its checks included) for ours, taskiq's
+    ``Receiver`` for raw.
     """
     rows: list[Row] = []
     for variant in ("no propagators", "tracing + auth"):
@@ -236,9 +239,12 @@ async def _receive(
     repeat: int,
 ) -> tuple[Stat, Stat]:
     with ThreadPoolExecutor() as ours_pool, ThreadPoolExecutor() as raw_pool:
-        receivers = [
-            Receiver(broker, executor=pool, max_async_tasks=100)
-            for broker, pool in ((ours_broker, ours_pool), (raw_broker, raw_pool))
+        receivers = [  # spakky-taskiq worker's receiver for ours, taskiq's for raw
+            kind(broker, executor=pool, max_async_tasks=100)
+            for kind, broker, pool in (
+                (GuardedReceiver, ours_broker, ours_pool),
+                (Receiver, raw_broker, raw_pool),
+            )
         ]
         for broker in (ours_broker, raw_broker):
             await broker.startup()

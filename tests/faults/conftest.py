@@ -40,6 +40,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(REPORT.line())
         if REPORT.lost_jobs:
             terminalreporter.write_line(f"lost tasks: {', '.join(REPORT.lost_jobs)}")
+        for line in REPORT.measured:
+            terminalreporter.write_line(f"measured: {line}")
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,9 @@ class FaultReport:
     (early acks, worker killed mid-task): the documented trade-off, reported
     apart from ``lost`` so neither hides the other."""
 
+    measured: list[str] = field(default_factory=list)
+    """Timings a test measured (a redelivery delay, say), one line each."""
+
     @property
     def lost(self) -> int:
         return len(self.lost_jobs)
@@ -76,6 +79,10 @@ class FaultReport:
         self.refused += refused
         self.lost_jobs.extend(sorted(lost))
         return lost
+
+    def measure(self, what: str, seconds: float) -> None:
+        """Record a timing the suite observed, for the summary."""
+        self.measured.append(f"{what}: {seconds:.2f} s")
 
     def documented_drop(self, jobs: Iterable[str]) -> None:
         """Record tasks dropped as the at-most-once default documents."""

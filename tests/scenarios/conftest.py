@@ -26,7 +26,7 @@ from tests.scenarios.apps.handlers import (
     AUTH_RUNS_VARIABLE,
     RECORDS_VARIABLE,
 )
-from tests.scenarios.transports import TRANSPORTS, Transport
+from tests.scenarios.transports import TRANSPORTS, Transport, drop_taskiq_queue
 from tests.support.brokers import RABBITMQ, REDIS, Broker, require_broker
 from tests.support.worker import WorkerProcess, spawn
 
@@ -98,8 +98,9 @@ def stack(
     require_broker(broker)
     folder = tmp_path_factory.mktemp(f"{transport.name}-{broker.name}")
     (folder / "attempts").mkdir()
+    queue = f"spakky-scn-{uuid.uuid4().hex[:12]}"
     env = {
-        **transport.env(broker, f"spakky-scn-{uuid.uuid4().hex[:12]}"),
+        **transport.env(broker, queue),
         "SPAKKY_CRYPTOGRAPHY_SNAPSHOT_KEY": Key(size=32).b64_urlsafe,
         "SPAKKY_AUTH_SNAPSHOT_PROPAGATION_ENABLED": "true",
         "SPAKKY_DISPATCH_AUTH__MAX_RETRIES": str(AUTH_RETRIES),
@@ -132,6 +133,8 @@ def stack(
                 )
             finally:
                 app.stop()
+    if transport.name == "taskiq":
+        drop_taskiq_queue(broker, queue)
 
 
 @contextmanager

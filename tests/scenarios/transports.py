@@ -1,8 +1,12 @@
 """How each transport's worker and scheduler are started for the scenarios."""
 
+import asyncio
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import aio_pika
+import redis
 
 from tests.support.brokers import Broker
 from tests.support.worker import quiet_options
@@ -88,3 +92,23 @@ TASKIQ = Transport(
     scheduler_ready="Startup completed.",
 )
 TRANSPORTS = (CELERY, TASKIQ)
+
+
+def drop_taskiq_queue(broker: Broker, queue: str) -> None:
+    """Delete a taskiq queue of the scenarios and its dead letters.
+
+    (A RabbitMQ quorum queue holds resources of its own; none is left behind.)
+    """
+    dead = f"{queue}.dead_letter"
+    if broker.url.startswith("redis"):
+        redis.Redis.from_url(broker.url).delete(queue, dead)
+        return
+
+    async def drop() -> None:
+        connection = await aio_pika.connect(broker.url)
+        async with connection:
+            channel = await connection.channel()
+            for name in (queue, dead):
+                await channel.queue_delete(name)
+
+    asyncio.run(drop())

@@ -8,6 +8,9 @@ from taskiq_aio_pika import AioPikaBroker, QueueType
 from taskiq_redis import ListQueueBroker, RedisAsyncResultBackend
 
 from spakky.dispatch.taskiq import (
+    RabbitQueueBroker,
+    RedisListQueueBroker,
+    RedisStreamQueueBroker,
     TaskiqConfigurationError,
     build_broker,
     describe_broker,
@@ -30,6 +33,8 @@ def test_config_defaults_expect_documented_values(make_config: ConfigFactory) ->
     )
     assert config.result_ttl == 86400
     assert config.connect_timeout == 5.0
+    assert (config.redis_broker, config.rabbitmq_queue_type) == ("stream", "quorum")
+    assert (config.redelivery_timeout, config.max_deliveries) == (60.0, 5)
 
 
 def test_config_from_environment_expect_values_read(make_config: ConfigFactory) -> None:
@@ -107,37 +112,92 @@ def test_masked_url_expect_password_hidden(url: str | None, expected: str) -> No
     assert masked_url(url) == expected
 
 
-def test_build_broker_redis_expect_list_queue_on_configured_queue(
+def test_build_broker_redis_expect_stream_queue_on_configured_queue(
     make_config: ConfigFactory,
 ) -> None:
-    """redis:// gives a ListQueueBroker on SPAKKY_TASKIQ__QUEUE, no result backend."""
+    """redis:// gives the acknowledged stream broker on SPAKKY_TASKIQ__QUEUE.
+
+    One consumer group reading from the start of the stream (so messages sent
+    before the first worker are not skipped), up to ten entries per read, the
+    redelivery timeout and delivery limit from the settings, dead letters
+    beside the queue, no result backend.
+    """
     broker = build_broker(
         make_config(broker_url="redis://127.0.0.1:6379/3", queue="mail")
     )
-    assert isinstance(broker, ListQueueBroker)
+    assert isinstance(broker, RedisStreamQueueBroker)
     assert broker.queue_name == "mail"
+    assert (broker.consumer_group_name, broker.consumer_id) == ("spakky-taskiq", "0")
+    assert (broker.count, broker.block) == (10, 1000)
+    assert (broker.redelivery_timeout, broker.idle_timeout) == (60.0, 60000)
+    assert broker.max_deliveries == 5
+    assert broker.dead_letters == "mail.dead_letter"
+    assert broker.maxlen is None  # trimming would drop unacknowledged entries
     assert broker.connection_pool.connection_kwargs["socket_connect_timeout"] == 5.0
     assert isinstance(broker.result_backend, DummyResultBackend)
     assert describe_broker(broker) == "redis://127.0.0.1:6379/3"
 
 
-def test_build_broker_amqp_expect_classic_queue_bound_to_exchange(
+def test_build_broker_redis_list_setting_expect_list_queue(
     make_config: ConfigFactory,
 ) -> None:
-    """amqp:// gives an AioPikaBroker: one durable classic queue on the exchange."""
+    """REDIS_BROKER=list gives the list broker (at most once), with dead letters."""
+    broker = build_broker(
+        make_config(
+            broker_url="redis://127.0.0.1:6379/3",
+            queue="mail",
+            redis_broker="list",
+            redelivery_timeout="2",
+        )
+    )
+    assert isinstance(broker, RedisListQueueBroker)
+    assert isinstance(broker, ListQueueBroker)
+    assert broker.queue_name == "mail"
+    assert broker.dead_letters == "mail.dead_letter"
+    assert describe_broker(broker) == "redis://127.0.0.1:6379/3"
+
+
+def test_build_broker_short_redelivery_timeout_expect_short_reads(
+    make_config: ConfigFactory,
+) -> None:
+    """A redelivery timeout under 4 s shortens each stream read to a quarter of it."""
+    broker = build_broker(
+        make_config(
+            broker_url="redis://127.0.0.1:6379/3",
+            redelivery_timeout="2",
+            max_deliveries="2",
+        )
+    )
+    assert isinstance(broker, RedisStreamQueueBroker)
+    assert (broker.block, broker.idle_timeout, broker.max_deliveries) == (500, 2000, 2)
+
+
+def test_build_broker_amqp_expect_quorum_queue_bound_to_exchange(
+    make_config: ConfigFactory,
+) -> None:
+    """amqp:// gives a durable quorum queue on the exchange, dead letters beside it."""
     config = make_config(
         broker_url="amqp://guest:secret@127.0.0.1:5672//",
         queue="mail",
         exchange="spakky",
         result_backend="redis://127.0.0.1:6379/4",
         result_ttl="120",
+        max_deliveries="3",
     )
     broker = build_broker(config)
+    assert isinstance(broker, RabbitQueueBroker)
     assert isinstance(broker, AioPikaBroker)
     queues = broker._task_queues
     assert [(q.name, q.type, q.durable) for q in queues] == [
-        ("mail", QueueType.CLASSIC, True)
+        ("mail", QueueType.QUORUM, True)
     ]
+    dead = broker._dead_letter_queue
+    assert (dead.name, dead.type, dead.durable) == (
+        "mail.dead_letter",
+        QueueType.CLASSIC,
+        True,
+    )
+    assert (broker.dead_letters, broker.max_deliveries) == ("mail.dead_letter", 3)
     assert broker._exchange.name == "spakky"
     assert broker._conn_kwargs == {"timeout": 5.0}
     assert describe_broker(broker) == "amqp://guest:**@127.0.0.1:5672//"
@@ -145,6 +205,38 @@ def test_build_broker_amqp_expect_classic_queue_bound_to_exchange(
     assert isinstance(backend, RedisAsyncResultBackend)
     assert backend.result_ex_time == 120
     assert isinstance(backend.serializer, JSONSerializer)
+
+
+def test_build_broker_amqp_classic_setting_expect_classic_queue(
+    make_config: ConfigFactory,
+) -> None:
+    """RABBITMQ_QUEUE_TYPE=classic keeps a classic queue (no delivery count)."""
+    broker = build_broker(
+        make_config(broker_url="amqp://localhost//", rabbitmq_queue_type="classic")
+    )
+    assert isinstance(broker, RabbitQueueBroker)
+    assert [q.type for q in broker._task_queues] == [QueueType.CLASSIC]
+
+
+def test_config_delivery_settings_invalid_expect_each_variable_named(
+    make_config: ConfigFactory,
+) -> None:
+    """Unknown broker kinds and non-positive limits are refused by variable."""
+    with pytest.raises(TaskiqConfigurationError) as caught:
+        make_config(
+            redis_broker="pubsub",
+            redelivery_timeout="0",
+            max_deliveries="0",
+            rabbitmq_queue_type="stream",
+        )
+    message = str(caught.value)
+    for variable in (
+        "REDIS_BROKER",
+        "REDELIVERY_TIMEOUT",
+        "MAX_DELIVERIES",
+        "RABBITMQ_QUEUE_TYPE",
+    ):
+        assert f"SPAKKY_TASKIQ__{variable}" in message
 
 
 def test_build_broker_memory_expect_in_process_broker(

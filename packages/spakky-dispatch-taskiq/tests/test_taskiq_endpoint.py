@@ -16,12 +16,14 @@ from spakky.dispatch.core import (
     TaskBinding,
     TaskInvoker,
     TaskMessage,
+    TaskRefusedError,
     TaskResultTimeoutError,
 )
 from spakky.dispatch.taskiq import (
     ENDPOINT_MARK,
     RETRIES_LABEL,
     BrokerLoop,
+    TaskArgumentsMismatchError,
     TaskExpiredError,
     TaskiqEndpointRegistrar,
     TaskiqTaskResult,
@@ -156,20 +158,69 @@ def test_retries_used_up_expect_final_error_or_the_retry_error(
     )
     running = worker(FakeInvoker(with_final), _binding())
     with pytest.raises(KeyError, match="gone"):
-        running.send("place").get(timeout=5)
+        running.send("place", "ada").get(timeout=5)
     assert len(running.invoker.calls) == 2
 
     bare = RetryableTaskError("auth down", delay=0.01, max_retries=0)
     running = worker(FakeInvoker(bare), _binding())
     with pytest.raises(RetryableTaskError, match="auth down"):
-        running.send("place").get(timeout=5)
+        running.send("place", "ada").get(timeout=5)
     assert len(running.invoker.calls) == 1
+
+
+def test_arguments_not_fitting_expect_refused_naming_counts_not_names(
+    worker: Callable[..., Worker],
+) -> None:
+    """Arguments the method cannot take fail the task before the invoker runs.
+
+    The error names how many arguments came, never a keyword name from the
+    message, which Python's own TypeError would quote into the worker's log.
+    """
+    running = worker(FakeInvoker(), _binding())
+    with pytest.raises(TaskArgumentsMismatchError) as caught:
+        running.send("place").get(timeout=5)
+    assert "shop.Orders.place got 0 positional and 0 keyword argument(s)" in str(
+        caught.value
+    )
+    handle = running.sender.send(
+        TaskMessage(task_name="shop.Orders.place", kwargs={"who\nforged": "x"})
+    )
+    with pytest.raises(TaskArgumentsMismatchError) as caught:
+        handle.get(timeout=5)
+    assert "got 0 positional and 1 keyword argument(s)" in str(caught.value)
+    assert "forged" not in str(caught.value)
+    assert running.invoker.calls == []
+    assert isinstance(caught.value, TaskRefusedError)  # logged as expected
+
+
+def test_classmethod_task_expect_arguments_checked_without_self(
+    worker: Callable[..., Worker],
+) -> None:
+    """A task bound at class level (a classmethod) takes no self placeholder."""
+
+    class Catalog:
+        @classmethod
+        def lookup(cls, sku: str) -> str:
+            return sku
+
+    binding = TaskBinding(
+        name="shop.Catalog.lookup",
+        handler_type=Catalog,
+        method_name="lookup",
+        pod_name="catalog",
+        is_async=False,
+    )
+    running = worker(FakeInvoker("found"), binding)
+    handle = running.sender.send(
+        TaskMessage(task_name="shop.Catalog.lookup", args=("a",))
+    )
+    assert handle.get(timeout=5) == "found"
 
 
 def test_countdown_expect_task_run_after_waiting(worker: Callable[..., Worker]) -> None:
     """A countdown delays the run on the worker; the task still runs."""
     running = worker(FakeInvoker("later"), _binding())
-    handle = running.send("place", countdown=0.1)
+    handle = running.send("place", "ada", countdown=0.1)
     assert handle.get(timeout=5) == "later"
     assert len(running.invoker.calls) == 1
 
@@ -188,7 +239,7 @@ def test_expired_task_expect_not_run_and_expired_error(
     """A task past its expiry time never runs; the caller gets TaskExpiredError."""
     running = worker(FakeInvoker("never"), _binding())
     with pytest.raises(TaskExpiredError, match=r"shop.Orders.place\["):
-        running.send("place", **options).get(timeout=5)
+        running.send("place", "ada", **options).get(timeout=5)
     assert running.invoker.calls == []
 
 
@@ -197,7 +248,7 @@ def test_ignore_result_expect_task_run_and_nothing_stored(
 ) -> None:
     """ignore_result runs the task but stores no result."""
     running = worker(FakeInvoker("done"), _binding())
-    handle = running.send("place", ignore_result=True)
+    handle = running.send("place", "ada", ignore_result=True)
     assert running.invoker.ran.wait(timeout=5)
     running.settle()
     assert handle.ready() is False
@@ -211,7 +262,7 @@ def test_unstorable_return_value_expect_clear_error(
     """A return value JSON cannot carry fails the task with a clear error."""
     running = worker(FakeInvoker(object()), _binding())
     with pytest.raises(TaskResultNotSerializableError, match="returned object"):
-        running.send("place").get(timeout=5)
+        running.send("place", "ada").get(timeout=5)
 
 
 def test_register_expect_endpoint_named_like_the_method(
@@ -265,7 +316,7 @@ def test_stored_result_expect_our_labels_dropped_others_kept(
         return "native"
 
     running.broker.register_task(native, task_name="native.task")
-    handle = running.send("place")
+    handle = running.send("place", "ada")
     assert handle.get(timeout=5) == "done"
 
     async def kick_native(broker: Any) -> Any:

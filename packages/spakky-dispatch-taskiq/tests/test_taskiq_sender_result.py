@@ -94,7 +94,10 @@ def test_send_refused_message_expect_error_and_nothing_sent(loops: Loops) -> Non
 @pytest.mark.parametrize(
     ("url", "where"),
     [
-        ("redis://127.0.0.1:1/0", "was not sent to redis://127.0.0.1:1/0"),
+        (
+            "redis://127.0.0.1:1/0",
+            "cannot start the taskiq broker redis://127.0.0.1:1/0",
+        ),
         ("amqp://guest:secret@127.0.0.1:1//", "cannot start the taskiq broker amqp"),
     ],
 )

@@ -83,6 +83,12 @@ class LedgerHandler:
         append("done", job)
         return job
 
+    @task
+    def crash(self, job: str) -> str:
+        """Record the start, then end the worker process at once (as an OOM kill would)."""
+        append("start", job)
+        os._exit(17)
+
 
 @TaskHandler()
 class CrashHandler:

@@ -5,6 +5,7 @@ schedules as entries of taskiq's scheduler, worker endpoints on the broker,
 ``TaskiqConfig`` and the taskiq-backed ``ITaskResult``.
 """
 
+from spakky.dispatch.taskiq.amqp_broker import RabbitQueueBroker
 from spakky.dispatch.taskiq.broker import (
     CONNECTION_ERRORS,
     build_broker,
@@ -12,6 +13,7 @@ from spakky.dispatch.taskiq.broker import (
     describe_broker,
 )
 from spakky.dispatch.taskiq.config import ENV_PREFIX, TaskiqConfig
+from spakky.dispatch.taskiq.delivery import Delivery, dead_letter_name
 from spakky.dispatch.taskiq.endpoint import (
     ENDPOINT_MARK,
     StoredLabelsMiddleware,
@@ -20,14 +22,18 @@ from spakky.dispatch.taskiq.endpoint import (
 )
 from spakky.dispatch.taskiq.error import (
     BrokerLoopBlockedError,
+    DeliveryRefusedError,
     PublishFailedError,
     ReservedLabelError,
     ResultBackendUnavailableError,
+    TaskArgumentsMismatchError,
     TaskExpiredError,
     TaskiqConfigurationError,
     TaskResultNotSerializableError,
     UnsupportedDispatchOptionError,
 )
+from spakky.dispatch.taskiq.intake import Refusal, check_delivery
+from spakky.dispatch.taskiq.list_broker import RedisListQueueBroker
 from spakky.dispatch.taskiq.loop import BrokerLoop, BrokerWork
 from spakky.dispatch.taskiq.message import (
     ETA_LABEL,
@@ -40,7 +46,7 @@ from spakky.dispatch.taskiq.message import (
     Control,
     publish,
 )
-from spakky.dispatch.taskiq.receiver import PromptReceiver
+from spakky.dispatch.taskiq.receiver import GuardedReceiver, PromptReceiver
 from spakky.dispatch.taskiq.result import TaskiqTaskResult
 from spakky.dispatch.taskiq.schedule import (
     ScheduleEntry,
@@ -50,6 +56,7 @@ from spakky.dispatch.taskiq.schedule import (
     to_scheduled_task,
 )
 from spakky.dispatch.taskiq.sender import TaskiqTaskSender
+from spakky.dispatch.taskiq.stream_broker import RedisStreamQueueBroker
 from spakky.dispatch.taskiq.urls import masked_url
 
 __all__ = [
@@ -67,13 +74,21 @@ __all__ = [
     "BrokerLoopBlockedError",
     "BrokerWork",
     "Control",
+    "Delivery",
+    "DeliveryRefusedError",
+    "GuardedReceiver",
     "PromptReceiver",
     "PublishFailedError",
+    "RabbitQueueBroker",
+    "RedisListQueueBroker",
+    "RedisStreamQueueBroker",
+    "Refusal",
     "ReservedLabelError",
     "ResultBackendUnavailableError",
     "ScheduleEntry",
     "SpakkyScheduleSource",
     "StoredLabelsMiddleware",
+    "TaskArgumentsMismatchError",
     "TaskExpiredError",
     "TaskResultNotSerializableError",
     "TaskiqConfig",
@@ -86,7 +101,9 @@ __all__ = [
     "UnsupportedDispatchOptionError",
     "build_broker",
     "build_result_backend",
+    "check_delivery",
     "cron_weekday",
+    "dead_letter_name",
     "describe_broker",
     "masked_url",
     "publish",

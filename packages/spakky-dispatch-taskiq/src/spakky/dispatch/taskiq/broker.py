@@ -7,11 +7,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.serializers import JSONSerializer
-from taskiq_aio_pika import AioPikaBroker, Exchange, Queue, QueueType
-from taskiq_redis import ListQueueBroker, RedisAsyncResultBackend
+from taskiq_aio_pika import QueueType
+from taskiq_redis import RedisAsyncResultBackend
 
+from spakky.dispatch.taskiq.amqp_broker import RabbitQueueBroker
 from spakky.dispatch.taskiq.config import TaskiqConfig
 from spakky.dispatch.taskiq.error import TaskiqConfigurationError
+from spakky.dispatch.taskiq.list_broker import RedisListQueueBroker
+from spakky.dispatch.taskiq.stream_broker import RedisStreamQueueBroker
 from spakky.dispatch.taskiq.urls import (
     AMQP_SCHEMES,
     REDIS_SCHEMES,
@@ -31,12 +34,16 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 def build_broker(config: TaskiqConfig) -> AsyncBroker:
     """Return the taskiq broker selected by ``config.broker_url``'s scheme.
 
-    ``redis://`` / ``rediss://`` give a taskiq-redis ``ListQueueBroker`` on the
-    list ``config.queue``; ``amqp://`` / ``amqps://`` a taskiq-aio-pika
-    ``AioPikaBroker`` with one durable classic queue ``config.queue`` bound to
+    ``redis://`` / ``rediss://`` give a ``RedisStreamQueueBroker`` on the
+    stream ``config.queue`` (acknowledged after the task ran), or with
+    ``config.redis_broker == "list"`` a ``RedisListQueueBroker`` on the list
+    ``config.queue`` (taken when received); ``amqp://`` / ``amqps://`` a
+    ``RabbitQueueBroker`` with one durable queue ``config.queue`` (quorum
+    unless ``config.rabbitmq_queue_type`` says classic) bound to
     ``config.exchange``; ``memory://`` taskiq's ``InMemoryBroker``, which runs
-    tasks in the dispatching process. A Redis ``config.result_backend`` stores
-    results as JSON for ``config.result_ttl`` seconds.
+    tasks in the dispatching process. Rejected messages go to
+    ``<queue>.dead_letter``. A Redis ``config.result_backend`` stores results
+    as JSON for ``config.result_ttl`` seconds.
 
     Raises:
         TaskiqConfigurationError: No broker URL is configured.
@@ -49,17 +56,27 @@ def build_broker(config: TaskiqConfig) -> AsyncBroker:
         )
     scheme = scheme_of(url)
     broker: AsyncBroker
-    if scheme in REDIS_SCHEMES:
-        broker = ListQueueBroker(
+    if scheme in REDIS_SCHEMES and config.redis_broker == "list":
+        broker = RedisListQueueBroker(
             url,
             queue_name=config.queue,
             socket_connect_timeout=config.connect_timeout,
         )
-    elif scheme in AMQP_SCHEMES:
-        broker = AioPikaBroker(
+    elif scheme in REDIS_SCHEMES:
+        broker = RedisStreamQueueBroker(
             url,
-            exchange=Exchange(name=config.exchange),
-            task_queues=[Queue(name=config.queue, type=QueueType.CLASSIC)],
+            queue_name=config.queue,
+            redelivery_timeout=config.redelivery_timeout,
+            max_deliveries=config.max_deliveries,
+            socket_connect_timeout=config.connect_timeout,
+        )
+    elif scheme in AMQP_SCHEMES:
+        broker = RabbitQueueBroker(
+            url,
+            queue_name=config.queue,
+            exchange_name=config.exchange,
+            queue_type=QueueType(config.rabbitmq_queue_type),
+            max_deliveries=config.max_deliveries,
             timeout=config.connect_timeout,
         )
     else:

@@ -1,6 +1,6 @@
 """``TaskiqConfig``: settings read from ``SPAKKY_TASKIQ__*`` environment variables."""
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -37,7 +37,19 @@ class TaskiqConfig(BaseSettings):
     """Redis URL where results are stored, e.g. ``redis://host:6379/1``; None stores no results."""
 
     queue: str = Field(default="taskiq", min_length=1)
-    """Queue that tasks are sent to and workers consume (a Redis list or a RabbitMQ queue)."""
+    """Queue that tasks are sent to and workers consume (a Redis stream or list, or a RabbitMQ queue); rejected messages go to ``<queue>.dead_letter``."""
+
+    redis_broker: Literal["stream", "list"] = "stream"
+    """Redis: ``stream`` (acknowledged after the task ran: at least once) or ``list`` (taken off the list when received: at most once)."""
+
+    redelivery_timeout: float = Field(default=60.0, ge=1)
+    """Redis stream: seconds after which a message held by a worker that stopped renewing it (killed, frozen) goes to another worker."""
+
+    max_deliveries: int = Field(default=5, ge=1)
+    """Redis stream and RabbitMQ quorum queue: deliveries of one message (a task that kills its worker every time) before it is dead-lettered instead."""
+
+    rabbitmq_queue_type: Literal["quorum", "classic"] = "quorum"
+    """RabbitMQ: type of the queue; ``classic`` counts no deliveries, so ``MAX_DELIVERIES`` does not apply to it."""
 
     exchange: str = Field(default="taskiq", min_length=1)
     """RabbitMQ: the exchange the queue is bound to, with the queue name as routing key."""

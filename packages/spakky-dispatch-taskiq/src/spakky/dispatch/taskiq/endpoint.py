@@ -9,6 +9,7 @@ code and a task may make blocking calls (``TaskDispatcher.send``, ``get()``).
 """
 
 import asyncio
+import inspect
 import time
 from collections.abc import Mapping
 from functools import partial
@@ -27,11 +28,13 @@ from spakky.dispatch.core import (
     TaskBinding,
     TaskInvoker,
 )
+from spakky.dispatch.core.logtext import printable
 from spakky.dispatch.taskiq.error import (
+    TaskArgumentsMismatchError,
     TaskExpiredError,
     TaskResultNotSerializableError,
 )
-from spakky.dispatch.taskiq.logs import install_refusal_log_filter
+from spakky.dispatch.taskiq.logs import install_log_filters
 from spakky.dispatch.taskiq.loop import BrokerLoop
 from spakky.dispatch.taskiq.message import (
     Control,
@@ -45,6 +48,10 @@ logger = getLogger(__name__)
 ENDPOINT_MARK = "__spakky_taskiq_endpoint__"
 """Attribute set on every function this registrar registers with a broker."""
 
+CONTEXT_PARAMETER = "_spakky_taskiq_context"
+"""Keyword parameter of every endpoint that taskiq fills with its ``Context``;
+no message may carry a keyword argument of that name."""
+
 
 class TaskiqEndpoint:
     """Runs one received message of one task through the core's invoker."""
@@ -52,6 +59,8 @@ class TaskiqEndpoint:
     _binding: TaskBinding
     _invoker: TaskInvoker
     _loop: BrokerLoop
+    _signature: inspect.Signature
+    _leading: tuple[object, ...]
 
     def __init__(
         self, binding: TaskBinding, invoker: TaskInvoker, loop: BrokerLoop
@@ -59,6 +68,9 @@ class TaskiqEndpoint:
         self._binding = binding
         self._invoker = invoker
         self._loop = loop
+        method = getattr(binding.handler_type, binding.method_name)
+        self._signature = inspect.signature(method)
+        self._leading = () if inspect.ismethod(method) else (None,)  # self
 
     async def __call__(
         self, args: tuple[object, ...], kwargs: Mapping[str, object], context: Context
@@ -66,11 +78,14 @@ class TaskiqEndpoint:
         """Run the task of ``context.message``; its value is the task's result.
 
         Raises:
+            TaskArgumentsMismatchError: The message's arguments do not fit the
+                method's parameters.
             TaskExpiredError: The message arrived after its ``expires`` time.
             NoResultError: Nothing is to be stored (a retry was queued, or the
                 message asks for no result).
         """
         message = context.message
+        self._check_arguments(args, kwargs)
         control = Control.of(message.labels)
         self._check_expiry(message, control)
         if control.eta is not None and (wait := control.eta - time.time()) > 0:
@@ -125,8 +140,8 @@ class TaskiqEndpoint:
             raise final from error
         logger.info(
             "%s[%s] retry %d/%d in %.2fs: %s",
-            message.task_name,
-            message.task_id,
+            printable(message.task_name),
+            printable(message.task_id),
             retries + 1,
             error.max_retries,
             error.delay,
@@ -137,9 +152,27 @@ class TaskiqEndpoint:
             partial(publish, message=again, timeout=self._loop.timeout)
         )
 
+    def _check_arguments(
+        self, args: tuple[object, ...], kwargs: Mapping[str, object]
+    ) -> None:
+        """Refuse arguments the method cannot take, naming counts, not names.
+
+        Python's own ``TypeError`` would quote a keyword name taken from the
+        message into the worker's log.
+        """
+        try:
+            self._signature.bind(*self._leading, *args, **kwargs)
+        except TypeError:
+            raise TaskArgumentsMismatchError(
+                f"{self._binding.name} got {len(args)} positional and "
+                f"{len(kwargs)} keyword argument(s)"
+            ) from None
+
     def _check_expiry(self, message: TaskiqMessage, control: Control) -> None:
         if control.expires is not None and time.time() >= control.expires:
-            raise TaskExpiredError(f"{message.task_name}[{message.task_id}]")
+            raise TaskExpiredError(
+                f"{printable(message.task_name)}[{printable(message.task_id)}]"
+            )
 
 
 class StoredLabelsMiddleware(TaskiqMiddleware):
@@ -171,7 +204,7 @@ class TaskiqEndpointRegistrar(ITaskEndpointRegistrar):
     def __init__(self, loop: BrokerLoop, invoker: TaskInvoker) -> None:
         self._loop = loop
         self._invoker = invoker
-        install_refusal_log_filter()
+        install_log_filters()
         broker = loop.broker
         if not any(isinstance(m, StoredLabelsMiddleware) for m in broker.middlewares):
             broker.add_middlewares(StoredLabelsMiddleware())

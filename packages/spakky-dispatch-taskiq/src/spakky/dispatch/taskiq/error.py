@@ -3,6 +3,7 @@
 from spakky.dispatch.core import (
     AbstractSpakkyDispatchError,
     TaskDispatchError,
+    TaskRefusedError,
     TaskResultError,
 )
 
@@ -60,6 +61,27 @@ class TaskExpiredError(AbstractSpakkyDispatchError):
     """The task reached a worker after its ``expires`` time and did not run."""
 
     message = "The task expired before a worker ran it, so it did not run"
+
+
+class TaskArgumentsMismatchError(TaskRefusedError):
+    """A received message's arguments do not fit the task method's parameters.
+
+    A refusal: the worker logs it as an expected outcome, in one line.
+    """
+
+    message = (
+        "The message's arguments do not fit the task method's parameters, so the "
+        "task did not run; was it sent by an older or newer version of the handler?"
+    )
+
+
+class DeliveryRefusedError(TaskRefusedError):
+    """A received message was refused before it ran, and dead-lettered."""
+
+    message = (
+        "The worker refused the message before running it and moved it to the "
+        "queue's dead letters"
+    )
 
 
 class TaskResultNotSerializableError(AbstractSpakkyDispatchError):

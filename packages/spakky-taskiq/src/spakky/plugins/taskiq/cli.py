@@ -33,8 +33,9 @@ from spakky.dispatch.core.cli import Command, CommandLine, ScheduleText
 from spakky.dispatch.taskiq import SpakkyScheduleSource
 from spakky.plugins.taskiq.target import APPLICATION_VARIABLE, TARGET
 
-RECEIVER = "spakky.dispatch.taskiq.receiver:PromptReceiver"
-"""taskiq receiver used unless ``--receiver`` is given: stops promptly on SIGTERM."""
+RECEIVER = "spakky.dispatch.taskiq.receiver:GuardedReceiver"
+"""taskiq receiver used unless ``--receiver`` is given: refuses bad messages into
+dead letters, and stops promptly on SIGTERM."""
 
 
 def source_schedules(application: SpakkyApplication) -> ScheduleText:

@@ -4,10 +4,12 @@
 ``spakky.plugins.taskiq.target:broker`` with ``SPAKKY_TASKIQ_APPLICATION`` set
 to ``package.module:app``; each worker process then loads the application
 (building nothing at import) and serves its broker. The same target works
-with ``taskiq worker`` directly::
+with ``taskiq worker`` directly; pass the receiver ``spakky-taskiq worker``
+uses, which refuses undecodable and foreign messages into the dead letters::
 
     SPAKKY_TASKIQ_APPLICATION=myservice.main:app \\
-        taskiq worker spakky.plugins.taskiq.target:broker
+        taskiq worker spakky.plugins.taskiq.target:broker \\
+        --receiver spakky.dispatch.taskiq.receiver:GuardedReceiver
 """
 
 import os
