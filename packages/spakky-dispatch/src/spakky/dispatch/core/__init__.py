@@ -30,6 +30,7 @@ from spakky.dispatch.core.error import (
     InvalidScheduleRouteError,
     InvalidTaskDefinitionError,
     ResultBackendNotConfiguredError,
+    ResultLookupUnsupportedError,
     RetryableTaskError,
     TaskArgumentSerializationError,
     TaskDispatchError,
@@ -69,6 +70,7 @@ from spakky.dispatch.core.ports import (
     IScheduleRegistrar,
     ITaskEndpointRegistrar,
     ITaskSender,
+    ITaskSenderDecorator,
 )
 from spakky.dispatch.core.propagation import HeaderPropagation, check_header_budget
 from spakky.dispatch.core.registrar import TaskRegistrar
@@ -106,6 +108,7 @@ __all__ = [
     "IScheduleRegistrar",
     "ITaskEndpointRegistrar",
     "ITaskSender",
+    "ITaskSenderDecorator",
     "InMemoryTaskResult",
     "InMemoryTaskSender",
     "IntervalSchedule",
@@ -114,6 +117,7 @@ __all__ = [
     "InvalidTaskDefinitionError",
     "InvokerNotReadyError",
     "ResultBackendNotConfiguredError",
+    "ResultLookupUnsupportedError",
     "RetryPolicy",
     "RetryableTaskError",
     "ScheduleOptions",
