@@ -1,8 +1,8 @@
 """The application of the transactional-dispatch tests: ``-A tests.outbox.apps.shop:celery``.
 
 spakky-data and spakky-sqlalchemy (PostgreSQL from ``SPAKKY_SQLALCHEMY__*``),
-the spakky-celery transport, spakky-dispatch-outbox, and spakky-cryptography's
-snapshot signer. ``build_taskiq_app`` is the same shop on spakky-taskiq.
+the spakky-celery transport, spakky-dispatch-outbox, spakky-tracing (W3C) and
+spakky-cryptography's snapshot signer. ``build_taskiq_app`` is the same shop on spakky-taskiq.
 """
 
 import spakky.data
@@ -10,11 +10,12 @@ import spakky.plugins.cryptography
 import spakky.plugins.sqlalchemy
 from spakky.core.application.application import SpakkyApplication
 from spakky.core.application.application_context import ApplicationContext
+from spakky.tracing import PLUGIN_NAME as TRACING_PLUGIN_NAME
 
 import spakky.dispatch.outbox
 import spakky.plugins.celery
 import spakky.plugins.taskiq
-from tests.outbox.apps.shop_handlers import MailTasks, PlaceOrder
+from tests.outbox.apps.shop_handlers import ClaimsRoleChecker, MailTasks, PlaceOrder
 from tests.support.apps import celery_attributes
 
 BASE_PLUGINS = {
@@ -22,6 +23,7 @@ BASE_PLUGINS = {
     spakky.plugins.sqlalchemy.PLUGIN_NAME,
     spakky.plugins.cryptography.PLUGIN_NAME,
     spakky.dispatch.outbox.PLUGIN_NAME,
+    TRACING_PLUGIN_NAME,
 }
 
 
@@ -39,7 +41,7 @@ def _build(transport: object) -> SpakkyApplication:
     app = SpakkyApplication(ApplicationContext()).load_plugins(
         include={*BASE_PLUGINS, transport}  # type: ignore[arg-type]
     )
-    for pod in (MailTasks, PlaceOrder):
+    for pod in (MailTasks, PlaceOrder, ClaimsRoleChecker):
         app.add(pod)
     return app.start()
 

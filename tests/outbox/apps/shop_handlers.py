@@ -10,9 +10,17 @@ transaction rolls back.
 import json
 import os
 import time
-from typing import Any
+from typing import Any, override
 
-from spakky.auth import AUTH_CONTEXT_CONTEXT_KEY, AuthContext, require_role
+from spakky.auth import (
+    AUTH_CONTEXT_CONTEXT_KEY,
+    AuthContext,
+    AuthorizationDecision,
+    AuthorizationReasonCode,
+    IRoleChecker,
+    RoleCheckRequest,
+    require_role,
+)
 from spakky.core.pod.annotations.pod import Pod
 from spakky.core.pod.interfaces.application_context import IApplicationContext
 from spakky.core.pod.interfaces.aware.application_context_aware import (
@@ -37,6 +45,17 @@ class OrderTable(AbstractTable):
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     email: Mapped[str] = mapped_column(Text)
+
+
+@Pod()
+class ClaimsRoleChecker(IRoleChecker):
+    """Allows the roles the verified identity holds."""
+
+    @override
+    def check_role(self, request: RoleCheckRequest) -> AuthorizationDecision:
+        if request.role in request.auth_context.roles:
+            return AuthorizationDecision.allow()
+        return AuthorizationDecision.deny(AuthorizationReasonCode.INSUFFICIENT_ROLE)
 
 
 class OrderRefused(Exception):
