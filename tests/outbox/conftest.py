@@ -43,7 +43,8 @@ def database(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     engine = create_engine(url)
     tables = (OrderTable, TaskOutboxTable, OutboxMessageTable)
     AbstractTable.metadata.create_all(
-        engine, tables=[table.__table__ for table in tables]  # type: ignore[misc]
+        engine,
+        tables=[table.__table__ for table in tables],  # type: ignore[misc]
     )
     try:
         yield engine
@@ -124,4 +125,3 @@ def outbox_rows(engine: Engine) -> list[dict[str, Any]]:
             )
         ).mappings()
         return [dict(row) for row in rows]
-

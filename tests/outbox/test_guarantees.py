@@ -40,7 +40,9 @@ def shop(outbox_env: dict[str, str], celery_env: dict[str, str]) -> SpakkyApplic
 
 def _orders(engine: Engine) -> list[str]:
     with engine.connect() as connection:
-        return [row[0] for row in connection.execute(text("SELECT id FROM shop_orders"))]
+        return [
+            row[0] for row in connection.execute(text("SELECT id FROM shop_orders"))
+        ]
 
 
 def test_outbox_rollback_and_commit_expect_only_committed_sent_once_with_handle_id(

@@ -94,6 +94,8 @@ def claim(ids: Sequence[UUID], now: datetime, cutoff: datetime) -> Update:
         .where(T.id.in_(ids), _awaiting(T), _claim_free(cutoff))
         .values(claimed_at=now)
         .returning(T)
+        # the rows are loaded in this session; no need to evaluate in Python
+        .execution_options(synchronize_session=False)
     )
 
 
