@@ -129,13 +129,15 @@ def test_outbox_permanent_refusal_expect_retried_to_limit_then_abandoned_readabl
     assert sorted(line["order"] for line in lines) == ["H-after", "H-other"]
     rows = {json.loads(row["payload"])["args"][0]: row for row in outbox_rows(database)}
     refused = rows["H-refused"]
-    assert refused["abandoned_at"] is not None and refused["published_at"] is None
+    assert refused["abandoned_at"] is not None
+    assert refused["published_at"] is None
     assert refused["retry_count"] == 2  # attempts 1 and 2 counted, the 3rd abandons
     assert rows["H-after"]["published_at"] > refused["abandoned_at"]
     [record] = abandoned
     assert json.loads(record.message.payload)["args"] == ["H-refused"]
     expected = "BrokerRejectedError" if broker is RABBITMQ else "HeaderBudget"
-    assert record.last_error is not None and expected in record.last_error
+    assert record.last_error is not None
+    assert expected in record.last_error
 
 
 def _declare_with_max_length(url: str, queue: str) -> None:

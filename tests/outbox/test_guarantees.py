@@ -67,7 +67,8 @@ def test_outbox_rollback_and_commit_expect_only_committed_sent_once_with_handle_
     ]
     assert _orders(database) == ["A-1"]
     [row] = outbox_rows(database)
-    assert row["published_at"] is not None and row["abandoned_at"] is None
+    assert row["published_at"] is not None
+    assert row["abandoned_at"] is None
 
 
 def test_outbox_two_relay_processes_expect_every_task_run_exactly_once(

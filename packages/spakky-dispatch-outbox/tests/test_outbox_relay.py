@@ -68,7 +68,9 @@ def test_relay_broker_unavailable_expect_batch_released_without_attempts(
     _store(outbox, "A", "B")
     transport = ScriptedTransport(BrokerUnavailableError("down"))
     report = _relay(outbox, transport, config).relay_once()
-    assert report.outage and report.released == 2 and report.published == []
+    assert report.outage
+    assert report.released == 2
+    assert report.published == []
     rows = list(outbox.memory.rows.values())
     assert [(r.retry_count, r.claimed_at, r.published_at) for r in rows] == [
         (0, None, None),
@@ -144,7 +146,8 @@ def test_relay_storage_failure_expect_error_out_of_batch(
 def test_relay_steps_without_messages_expect_empty_report() -> None:
     """Nothing claimed: nothing done."""
     report = run_steps(relay_batch([], 3), lambda step: None)
-    assert report.claimed == 0 and report.published == []
+    assert report.claimed == 0
+    assert report.published == []
 
 
 def test_async_relay_expect_same_decisions_through_async_transport(

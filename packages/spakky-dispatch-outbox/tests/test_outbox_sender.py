@@ -99,7 +99,8 @@ def test_send_outside_transaction_refused_expect_error_and_nothing_sent() -> Non
         sender.send(MESSAGE)
     with pytest.raises(NoTransactionError):
         asyncio.run(sender.send_async(MESSAGE))
-    assert transport.sent == [] and outbox.memory.rows == {}
+    assert transport.sent == []
+    assert outbox.memory.rows == {}
 
 
 def test_send_sync_in_async_transaction_expect_mismatch_error() -> None:
@@ -108,7 +109,8 @@ def test_send_sync_in_async_transaction_expect_mismatch_error() -> None:
     outbox.async_transaction = True
     with pytest.raises(TransactionKindMismatchError, match="make the @task method"):
         _sender(outbox, transport).send(MESSAGE)
-    assert transport.sent == [] and outbox.memory.rows == {}
+    assert transport.sent == []
+    assert outbox.memory.rows == {}
 
 
 def test_send_async_in_async_transaction_expect_stored_by_async_storage() -> None:
@@ -118,7 +120,8 @@ def test_send_async_in_async_transaction_expect_stored_by_async_storage() -> Non
     handle = asyncio.run(_sender(outbox, transport).send_async(MESSAGE))
     [row] = outbox.memory.rows.values()
     assert decode(row).task_id == handle.task_id
-    assert transport.sent == [] and len(outbox.on_commit) == 1
+    assert transport.sent == []
+    assert len(outbox.on_commit) == 1
 
 
 def test_send_async_in_sync_transaction_expect_stored_by_sync_storage() -> None:
@@ -159,7 +162,8 @@ def test_decorator_expect_one_transactional_sender_for_both_ports(
     transport = ScriptedTransport()
     decorator = TaskOutboxDecorator(TaskOutboxConfig(), RelaySignal(), MemoryOutbox())
     sender, async_sender = decorator.decorate(transport, None)
-    assert isinstance(sender, TransactionalTaskSender) and sender is async_sender
+    assert isinstance(sender, TransactionalTaskSender)
+    assert sender is async_sender
     assert sender.transport is transport
     with pytest.raises(NoTransactionError):
         sender.send(MESSAGE)
