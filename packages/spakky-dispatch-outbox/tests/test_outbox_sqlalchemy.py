@@ -224,3 +224,23 @@ def test_sqlalchemy_outbox_async_expect_same_contract(app: SpakkyApplication) ->
     assert saver.inside == [True, True, True]
     [abandoned] = outbox.storage().abandoned()
     assert abandoned.last_error == "refused"
+
+
+def test_sqlalchemy_outbox_without_spakky_sqlalchemy_expect_not_configured() -> None:
+    """Built without spakky-sqlalchemy's session manager: says which plugin to load."""
+    from spakky.dispatch.outbox import TaskOutboxConfig, TaskOutboxNotConfiguredError
+    from spakky.dispatch.outbox.sqlalchemy import SqlAlchemyTaskOutbox
+
+    with pytest.raises(TaskOutboxNotConfiguredError, match="spakky-sqlalchemy"):
+        SqlAlchemyTaskOutbox(TaskOutboxConfig())
+
+
+def test_sqlalchemy_outbox_outside_transaction_expect_no_commit_callback(
+    app: SpakkyApplication,
+) -> None:
+    """With no transaction active there is nothing to wait for: no callback runs."""
+    outbox = app.container.get(ITaskOutbox)
+    called: list[bool] = []
+    outbox.after_commit(lambda: called.append(True))
+    assert called == []
+    assert outbox.in_async_transaction() is False

@@ -91,8 +91,6 @@ def decode(row: OutboxMessage) -> TaskMessage:
             headers={str(k): str(v) for k, v in dict(row.headers).items()},
             options=DispatchOptions(**options),
         )
-    except CorruptOutboxMessageError:
-        raise
     except Exception as error:
         raise CorruptOutboxMessageError(
             f"outbox message {row.id}: {type(error).__name__}: {error}"
