@@ -91,6 +91,7 @@ def relay(tmp_path: Path, outbox_env: dict[str, str]) -> Spawner:
     def start(transport: str = "celery", **env: str) -> Any:
         argv = [sys.executable, "-m", "tests.outbox.relay_process", transport]
         log = tmp_path / f"relay-{next(counter)}.log"
+        env = {"SPAKKY_DISPATCH_OUTBOX__RELAY": "thread", **env}
         return spawn(argv, env, log, ready="relay ready")
 
     return start

@@ -1,4 +1,6 @@
-"""A relay process: the shop application with the thread relay, until SIGTERM.
+"""A relay process: the shop application with its relay, until SIGTERM.
+
+The relay runs in a thread unless ``SPAKKY_DISPATCH_OUTBOX__RELAY=async``.
 
 ``python -m tests.outbox.relay_process celery|taskiq``; prints ``relay ready``
 once started. SIGKILL it to play a crash.
@@ -13,7 +15,7 @@ from tests.outbox.apps.shop import build_app, build_taskiq_app
 
 
 def main() -> int:
-    os.environ["SPAKKY_DISPATCH_OUTBOX__RELAY"] = "thread"
+    os.environ.setdefault("SPAKKY_DISPATCH_OUTBOX__RELAY", "thread")
     build = build_taskiq_app if sys.argv[1:] == ["taskiq"] else build_app
     app = build()
     stopped = threading.Event()

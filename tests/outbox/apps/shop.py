@@ -15,7 +15,12 @@ from spakky.tracing import PLUGIN_NAME as TRACING_PLUGIN_NAME
 import spakky.dispatch.outbox
 import spakky.plugins.celery
 import spakky.plugins.taskiq
-from tests.outbox.apps.shop_handlers import ClaimsRoleChecker, MailTasks, PlaceOrder
+from tests.outbox.apps.shop_handlers import (
+    ClaimsRoleChecker,
+    MailTasks,
+    PlaceOrder,
+    PlaceOrderAsync,
+)
 from tests.support.apps import celery_attributes
 
 BASE_PLUGINS = {
@@ -41,7 +46,7 @@ def _build(transport: object) -> SpakkyApplication:
     app = SpakkyApplication(ApplicationContext()).load_plugins(
         include={*BASE_PLUGINS, transport}  # type: ignore[arg-type]
     )
-    for pod in (MailTasks, PlaceOrder, ClaimsRoleChecker):
+    for pod in (MailTasks, PlaceOrder, PlaceOrderAsync, ClaimsRoleChecker):
         app.add(pod)
     return app.start()
 

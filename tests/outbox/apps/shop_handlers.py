@@ -28,7 +28,10 @@ from spakky.core.pod.interfaces.aware.application_context_aware import (
 )
 from spakky.data.aspects.transactional import Transactional
 from spakky.plugins.sqlalchemy.orm.table import AbstractTable
-from spakky.plugins.sqlalchemy.persistency.session_manager import SessionManager
+from spakky.plugins.sqlalchemy.persistency.session_manager import (
+    AsyncSessionManager,
+    SessionManager,
+)
 from spakky.task import TaskHandler, task
 from spakky.task.interfaces.task_result import ITaskResult
 from spakky.tracing import TraceContext
@@ -134,3 +137,20 @@ class PlaceOrder:
             handle: ITaskResult[Any] = self._mail.confirm(order_id)  # type: ignore[assignment]
             ids.append(handle.task_id)
         return ids
+
+
+@Pod()
+class PlaceOrderAsync:
+    """The same use case in async code: an async transaction and an async task."""
+
+    def __init__(self, sessions: AsyncSessionManager, mail: MailTasks) -> None:
+        self._sessions = sessions
+        self._mail = mail
+
+    @Transactional()
+    async def place(self, order_id: str, *, fail: bool = False) -> ITaskResult[Any]:
+        self._sessions.session.add(OrderTable(id=order_id, email="async@example.com"))
+        handle: ITaskResult[Any] = await self._mail.confirm_async(order_id)  # type: ignore[misc]
+        if fail:
+            raise OrderRefused(order_id)
+        return handle
