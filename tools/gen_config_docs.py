@@ -67,6 +67,11 @@ SOURCES: tuple[SettingsSource, ...] = (
         "dispatch-auth-config", "spakky.dispatch.auth:TaskAuthConfig", optional=True
     ),
     SettingsSource("taskiq-config", "spakky.dispatch.taskiq:TaskiqConfig"),
+    SettingsSource(
+        "dispatch-outbox-config",
+        "spakky.dispatch.outbox:TaskOutboxConfig",
+        optional=True,
+    ),
 )
 """Every documented settings class; add a line here to document another."""
 
