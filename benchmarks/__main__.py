@@ -4,7 +4,8 @@ Every row compares a plugin with its raw baseline measured in the same run:
 spakky-celery against raw Celery, spakky-taskiq against raw taskiq. Prints a
 Markdown table (median and min..max over the repeats, and the ratio of the
 medians) and writes it, with the machine, as JSON to ``benchmarks/results/``.
-``--only`` picks sections, ``--transport`` transports (default: all of both).
+``--only`` picks sections, ``--transport`` transports (default: all of both);
+``--only outbox`` measures transactional dispatch (PostgreSQL + Redis, Celery).
 """
 
 import argparse
@@ -16,6 +17,9 @@ from benchmarks.harness import Row, machine, table, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SECTIONS = ("dispatch", "worker", "e2e", "import")
+"""Sections run by default."""
+OPTIONAL_SECTIONS = ("outbox",)
+"""Sections run only when named with ``--only`` (they need PostgreSQL)."""
 TRANSPORTS = ("celery", "taskiq")
 
 
@@ -23,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the selected sections and report them."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="few iterations (CI)")
-    parser.add_argument("--only", choices=SECTIONS, action="append")
+    parser.add_argument("--only", choices=SECTIONS + OPTIONAL_SECTIONS, action="append")
     parser.add_argument("--transport", choices=TRANSPORTS, action="append")
     parser.add_argument("--repeat", type=int, help="repeats per row")
     parser.add_argument("--out", type=Path, help="JSON file (default: results/)")
@@ -72,6 +76,12 @@ def celery_rows(sections: tuple[str, ...], smoke: bool, repeat: int) -> list[Row
         )
     if "import" in sections:
         rows += process.import_rows(1 if smoke else repeat)
+    if "outbox" in sections:
+        from benchmarks.outbox_rows import outbox_rows
+
+        rows += outbox_rows(
+            5 if smoke else 30, 20 if smoke else 1000, 1 if smoke else 3
+        )
     return rows
 
 

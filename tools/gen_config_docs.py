@@ -71,6 +71,11 @@ SOURCES: tuple[SettingsSource, ...] = (
         "spakky.dispatch.taskiq:TaskiqConfig",
         page="configuration-taskiq.md",
     ),
+    SettingsSource(
+        "dispatch-outbox-config",
+        "spakky.dispatch.outbox:TaskOutboxConfig",
+        optional=True,
+    ),
 )
 """Every documented settings class; add a line here to document another."""
 

@@ -154,6 +154,11 @@ class CeleryTaskSender(ITaskSender):
             result, task_name=message.task_name, queue=options.queue
         )
 
+    @override
+    def result_for(self, task_id: str) -> CeleryTaskResult[Any]:
+        """A handle on ``task_id``, as ``send`` returns for it; sends nothing."""
+        return CeleryTaskResult[Any](self._app.AsyncResult(task_id))
+
     def _publish_timeouts(self) -> dict[str, Any]:
         """Bound the wait for a write or a publisher confirm on a silent broker."""
         timeout = self._app.conf.get(PUBLISH_TIMEOUT_KEY)

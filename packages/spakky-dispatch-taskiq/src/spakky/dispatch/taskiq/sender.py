@@ -56,6 +56,11 @@ class TaskiqTaskSender(ITaskSender, IAsyncTaskSender):
             queue=queue_of(self._loop.broker, self._queue),
         )
 
+    @override
+    def result_for(self, task_id: str) -> TaskiqTaskResult[Any]:
+        """A handle on ``task_id``, as ``send`` returns for it; sends nothing."""
+        return TaskiqTaskResult[Any](task_id, self._loop)
+
     def _prepare(self, message: TaskMessage) -> TaskiqMessage:
         """Check and translate ``message``; nothing is sent when this raises."""
         check_headers(message.task_name, message.headers)

@@ -34,6 +34,7 @@ from spakky.dispatch.core.error import (
     InvalidScheduleRouteError,
     InvalidTaskDefinitionError,
     ResultBackendNotConfiguredError,
+    ResultLookupUnsupportedError,
     RetryableTaskError,
     TaskArgumentSerializationError,
     TaskArgumentsError,
@@ -76,6 +77,7 @@ from spakky.dispatch.core.ports import (
     IScheduleRegistrar,
     ITaskEndpointRegistrar,
     ITaskSender,
+    ITaskSenderDecorator,
 )
 from spakky.dispatch.core.propagation import HeaderPropagation, check_header_budget
 from spakky.dispatch.core.registrar import TaskRegistrar
@@ -116,6 +118,7 @@ __all__ = [
     "ITaskEndpointRegistrar",
     "ITaskHandle",
     "ITaskSender",
+    "ITaskSenderDecorator",
     "InMemoryTaskResult",
     "InMemoryTaskSender",
     "IntervalSchedule",
@@ -124,6 +127,7 @@ __all__ = [
     "InvalidTaskDefinitionError",
     "InvokerNotReadyError",
     "ResultBackendNotConfiguredError",
+    "ResultLookupUnsupportedError",
     "RetryPolicy",
     "RetryableTaskError",
     "ScheduleOptions",

@@ -20,7 +20,11 @@ from spakky.dispatch.core.error import TaskNotRegisteredError
 from spakky.dispatch.core.handle import ITaskHandle
 from spakky.dispatch.core.message import TaskMessage
 from spakky.dispatch.core.options import call_options, merge_options, validate_options
-from spakky.dispatch.core.ports import IAsyncTaskSender, ITaskSender
+from spakky.dispatch.core.ports import (
+    IAsyncTaskSender,
+    ITaskSender,
+    ITaskSenderDecorator,
+)
 from spakky.dispatch.core.propagation import HeaderPropagation
 from spakky.dispatch.core.registry import TaskRegistry
 
@@ -43,7 +47,9 @@ class TaskDispatcher(IApplicationContextAware):
     """Builds task messages and hands them to the transport's sender.
 
     The sync and async dispatch aspects are thin shells over ``route`` and
-    ``dispatch`` / ``dispatch_async``.
+    ``dispatch`` / ``dispatch_async``. With an ``ITaskSenderDecorator`` in the
+    container, messages go through the senders it returns instead of the
+    transport's.
     """
 
     _registry: TaskRegistry
@@ -58,9 +64,12 @@ class TaskDispatcher(IApplicationContextAware):
         propagation: HeaderPropagation,
         sender: ITaskSender,
         async_sender: IAsyncTaskSender | None = None,
+        decorator: ITaskSenderDecorator | None = None,
     ) -> None:
         self._registry = registry
         self._propagation = propagation
+        if decorator is not None:
+            sender, async_sender = decorator.decorate(sender, async_sender)
         self._sender = sender
         self._async_sender = async_sender
         self._application_context = None

@@ -139,6 +139,15 @@ class ResultBackendNotConfiguredError(TaskResultError):
     )
 
 
+class ResultLookupUnsupportedError(TaskResultError):
+    """The transport cannot give a result handle for a task id it did not just send."""
+
+    message = (
+        "This task sender cannot look a task's result up by its id; use the "
+        "handle its send() returned"
+    )
+
+
 class TaskResultTimeoutError(TaskResultError, TimeoutError):
     """The task did not finish within the time the caller allowed.
 

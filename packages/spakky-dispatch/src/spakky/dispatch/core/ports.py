@@ -13,6 +13,7 @@ from typing import Any
 
 from spakky.dispatch.core.binding import TaskBinding
 from spakky.dispatch.core.call import TaskCall
+from spakky.dispatch.core.error import ResultLookupUnsupportedError
 from spakky.dispatch.core.handle import ITaskHandle
 from spakky.dispatch.core.message import TaskMessage
 from spakky.dispatch.core.schedule import ScheduledCall, ScheduleSpec
@@ -37,6 +38,17 @@ class ITaskSender(ABC):
         """
         ...
 
+    def result_for(self, task_id: str) -> ITaskHandle[Any]:
+        """A handle on the task ``task_id``, sent (or to be sent) through this transport.
+
+        Reads the same result a handle returned by ``send`` reads; sends
+        nothing. A transport that can look results up by id overrides it.
+
+        Raises:
+            ResultLookupUnsupportedError: This transport cannot (the default).
+        """
+        raise ResultLookupUnsupportedError(type(self).__qualname__)
+
 
 class IAsyncTaskSender(ABC):
     """Hands task messages to a broker without blocking the event loop."""
@@ -54,6 +66,31 @@ class IAsyncTaskSender(ABC):
 
         Raises:
             TaskDispatchError: The message was not published; nothing was sent.
+        """
+        ...
+
+
+class ITaskSenderDecorator(ABC):
+    """Stands between the dispatcher and the transport's senders.
+
+    When one is registered, the dispatcher sends every message through the
+    senders ``decorate`` returns; the container keeps the transport's own
+    senders, so the decorator may hand messages to them later (a transactional
+    outbox relays them after the database commits).
+    """
+
+    @abstractmethod
+    def decorate(
+        self, sender: ITaskSender, async_sender: IAsyncTaskSender | None
+    ) -> tuple[ITaskSender, IAsyncTaskSender | None]:
+        """Return the senders the dispatcher uses instead of the transport's.
+
+        Args:
+            sender: The transport's sender.
+            async_sender: The transport's async sender, if it has one.
+
+        Returns:
+            The sender and async sender (or None) to dispatch through.
         """
         ...
 
