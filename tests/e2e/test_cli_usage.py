@@ -166,7 +166,9 @@ def test_cli_module_failing_import_expect_traceback_not_not_found(
     assert "was not found" not in done.stderr
 
 
-def test_cli_invalid_settings_expect_variables_named_never_values(cli: Cli) -> None:
+def test_cli_malformed_snapshot_key_expect_variable_named_never_value(
+    cli: Cli,
+) -> None:
     """A malformed snapshot key and a broker URL with a password: no value shown."""
     malformed_key = "snapshot-key-s3cr3t-vALUE"  # 25 characters: not base64
     env = {
@@ -176,9 +178,28 @@ def test_cli_invalid_settings_expect_variables_named_never_values(cli: Cli) -> N
     done = run(cli, "tasks", f"tests.scenarios.apps.app:{cli.tool}_app", env=env)
     assert done.returncode == 2
     output = done.stdout + done.stderr
-    assert "settings are invalid (rejected values are not shown)" in done.stderr
-    assert "  SPAKKY_CRYPTOGRAPHY_SNAPSHOT_KEY: " in done.stderr
+    assert "SPAKKY_CRYPTOGRAPHY_SNAPSHOT_KEY is not valid base64url" in done.stderr
     assert malformed_key not in output
+    assert PASSWORD not in output
+    assert "Traceback" not in output
+
+
+def test_cli_invalid_dependency_settings_expect_variables_named_never_values(
+    cli: Cli,
+) -> None:
+    """A dependency's settings class (spakky-cryptography's) rejects a value:
+    the CLI names the variable, never the value nor pydantic's input_value."""
+    rejected = "ttl-s3cr3t-vALUE"  # not a duration
+    env = {
+        f"{cli.prefix}BROKER_URL": f"amqp://bob:{PASSWORD}@127.0.0.1:1//",
+        "SPAKKY_CRYPTOGRAPHY_SNAPSHOT_TTL": rejected,
+    }
+    done = run(cli, "tasks", f"tests.scenarios.apps.app:{cli.tool}_app", env=env)
+    assert done.returncode == 2
+    output = done.stdout + done.stderr
+    assert "settings are invalid (rejected values are not shown)" in done.stderr
+    assert "  SPAKKY_CRYPTOGRAPHY_SNAPSHOT_TTL: " in done.stderr
+    assert rejected not in output
     assert PASSWORD not in output
     assert "input_value" not in output
 
