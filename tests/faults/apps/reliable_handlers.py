@@ -73,6 +73,13 @@ class LedgerHandler:
         return job
 
     @task
+    def pause(self, job: str, seconds: float) -> str:
+        """Take ``seconds``, then record the run."""
+        time.sleep(seconds)
+        append("done", job)
+        return job
+
+    @task
     def hold(self, job: str) -> str:
         """Record the start, wait while the hold file exists, record the end."""
         append("start", job)

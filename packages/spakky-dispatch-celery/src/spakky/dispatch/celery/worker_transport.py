@@ -49,6 +49,7 @@ from spakky.dispatch.celery.consumer import (
 )
 from spakky.dispatch.celery.inflate import InflatePolicy, MessageRefused
 from spakky.dispatch.celery.logs import escape
+from spakky.dispatch.celery.redis_unacked import GuardedQoS, UnackedRecovery
 
 logger = logging.getLogger(__name__)
 
@@ -241,19 +242,6 @@ class GuardedAmqpTransport(pyamqp.Transport):
 # --- Redis: list items that are not kombu envelopes ---------------------------
 
 
-class GuardedQoS(kombu_redis.QoS):
-    """kombu's Redis QoS; a message rejected without requeue is dead-lettered."""
-
-    channel: "GuardedRedisChannel"
-
-    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
-        if requeue or not self.channel.dead_letter_limit:
-            super().reject(delivery_tag, requeue=requeue)
-            return
-        self.channel.dead_letter_by_tag(delivery_tag)
-        virtual.QoS.ack(self, delivery_tag)
-
-
 class GuardedRedisChannel(kombu_redis.Channel):
     """kombu's Redis channel, refusing list items it cannot decode.
 
@@ -261,13 +249,16 @@ class GuardedRedisChannel(kombu_redis.Channel):
     ``<queue>.dead-letter`` (the newest ``dead_letter_limit`` are kept), with
     one log line; a message rejected without requeue moves there too, as
     RabbitMQ dead-letters it. A message handed back to its queue carries
-    ``x-spakky-redeliveries``, the number of times that happened.
+    ``x-spakky-redeliveries``, the number of times that happened. With a
+    ``recovery``, what a broken connection leaves unsettled is settled on
+    reconnecting (``redis_unacked``).
     """
 
     Message = GuardedRedisMessage
     QoS = GuardedQoS
     inflate_policy = InflatePolicy()
     dead_letter_limit = DEFAULT_DEAD_LETTER_LIMIT
+    recovery: UnackedRecovery | None = None
 
     def _brpop_read(self, **options: Any) -> bool:
         # kombu 5.7's Channel._brpop_read, delivering through _deliver_item.
@@ -405,13 +396,20 @@ _KINDS: dict[str, type[Any]] = {
 
 
 @cache
-def _configured(kind: Any, policy: InflatePolicy, dead_letters: int) -> type[Any]:
+def _configured(
+    kind: Any,
+    policy: InflatePolicy,
+    dead_letters: int,
+    recovery: UnackedRecovery | None,
+) -> type[Any]:
     base_channel = kind.Channel if kind is GuardedRedisTransport else GuardedAmqpChannel
-    channel = type(
-        base_channel.__name__,
-        (base_channel,),
-        {"inflate_policy": policy, "dead_letter_limit": dead_letters},
-    )
+    settings: dict[str, Any] = {
+        "inflate_policy": policy,
+        "dead_letter_limit": dead_letters,
+    }
+    if kind is GuardedRedisTransport:
+        settings["recovery"] = recovery
+    channel = type(base_channel.__name__, (base_channel,), settings)
     if kind is GuardedRedisTransport:
         return type(kind.__name__, (kind,), {"Channel": channel})
     connection = type(
@@ -424,11 +422,13 @@ def guarded_transport(
     url: str,
     policy: InflatePolicy,
     dead_letter_limit: int = DEFAULT_DEAD_LETTER_LIMIT,
+    recovery: UnackedRecovery | None = None,
 ) -> type[Any] | None:
     """The guarded transport class for a worker consuming from ``url``, or None.
 
     None for brokers this module does not cover (TLS, Sentinel, SQS, a list
     of different schemes) and, with a warning, when kombu changed shape.
+    ``recovery`` (Redis) settles what a broken connection left unsettled.
     """
     schemes = {u.strip().partition("://")[0] for u in url.split(";") if u.strip()}
     kinds: set[Any] = {_KINDS.get(scheme) for scheme in schemes}
@@ -445,7 +445,7 @@ def guarded_transport(
         )
         return None
     kind: Any = next(iter(kinds))  # one transport class: None was excluded above
-    return _configured(kind, policy, dead_letter_limit)
+    return _configured(kind, policy, dead_letter_limit, recovery)
 
 
 __all__ = [

@@ -1,0 +1,271 @@
+"""Redis: what a worker holds when its broker connection breaks, settled on reconnecting.
+
+kombu's Redis transport emulates acknowledgements: a message a worker took is
+recorded in the ``unacked`` hash until its acknowledgement removes it, and a
+channel puts back the messages it still holds when it closes. When the
+connection breaks because Redis went away, neither reaches Redis:
+
+- the messages Celery drops on reconnecting (prefetched, waiting for a pool
+  process or for their eta) stay in ``unacked``, and the acknowledgements the
+  worker sends while Redis is away are lost; both wait there until a sweep
+  finds them older than ``visibility_timeout`` (an hour by default), so a task
+  its caller was told was sent runs an hour late, or a second time;
+- worse, with kombu 5.7 and Celery 5.7 putting them back on close runs on a
+  connection Celery already detached, raises ``AttributeError`` and stops the
+  worker ("Unrecoverable error").
+
+``GuardedQoS`` never restores or acknowledges through a detached or broken
+connection: it records what it owes in the consumer's ``UnackedRecovery``,
+which settles it through the next live channel, as soon as the worker is
+connected again. Acknowledgements that failed are completed; messages of a
+lost connection that no task of this worker is still running go back to the
+head of their queue; a message popped whose ``unacked`` record could not be
+written goes back too.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from kombu.transport import redis as kombu_redis
+from kombu.transport.virtual import base as virtual
+from kombu.utils.encoding import bytes_to_str
+from kombu.utils.json import loads
+
+logger = logging.getLogger(__name__)
+
+type Busy = Callable[[Any], bool]
+"""Whether a received message's task is still running in this worker."""
+
+
+def _never(message: Any) -> bool:
+    return False
+
+
+class Detached(Exception):
+    """A channel whose kombu connection is gone (closed or collected)."""
+
+
+def attached(qos: Any) -> bool:
+    """Whether ``qos``'s channel can still reach Redis through its connection."""
+    channel = qos.channel
+    transport = getattr(channel, "connection", None)
+    return not channel.closed and getattr(transport, "client", None) is not None
+
+
+class UnackedRecovery:
+    """What one worker owes Redis for the messages it took, across connections.
+
+    One per consumer. Every ``GuardedQoS`` registers here; those whose
+    connection is gone are settled through a live one by ``settle``, which the
+    consumer calls once it is connected again, and every live channel calls
+    from its periodic sweep until nothing is left.
+    """
+
+    def __init__(self, busy: Busy = _never) -> None:
+        self.busy = busy
+        """Whether a message's task still runs here (its own ack settles it)."""
+        self._channels: list[Any] = []
+        self._acks: dict[str, None] = {}
+        self._rejects: dict[str, bool] = {}
+        self._unrecorded: dict[str, tuple[Any, str, str]] = {}
+
+    def track(self, qos: Any) -> None:
+        """Register the QoS of a new channel (held until nothing is owed for it)."""
+        self._prune()
+        self._channels.append(qos)
+
+    def _prune(self) -> None:
+        self._channels = [
+            qos for qos in self._channels if attached(qos) or qos._delivered
+        ]
+
+    def live(self) -> Any:
+        """The newest QoS whose channel is still connected, or None."""
+        for qos in reversed(self._channels):
+            if attached(qos):
+                return qos
+        return None
+
+    def owes(self) -> int:
+        """How many messages and acknowledgements are still to settle."""
+        held = sum(len(qos._delivered) for qos in self._orphans())
+        return held + len(self._acks) + len(self._rejects) + len(self._unrecorded)
+
+    def ack_failed(self, tag: str) -> None:
+        """The acknowledgement of ``tag`` did not reach Redis."""
+        self._acks[tag] = None
+
+    def reject_failed(self, tag: str, requeue: bool) -> None:
+        """The rejection of ``tag`` did not reach Redis."""
+        self._rejects[tag] = requeue
+
+    def record_failed(self, tag: str, payload: Any, exchange: str, key: str) -> None:
+        """``tag`` was popped but its ``unacked`` record may not exist."""
+        self._unrecorded[tag] = (payload, exchange, key)
+
+    def _orphans(self) -> list[Any]:
+        return [qos for qos in self._channels if not attached(qos)]
+
+    def settle(self, qos: Any) -> None:
+        """Settle what is owed through ``qos``, a QoS of a live channel.
+
+        Raises the channel's connection errors; what was not settled stays
+        owed for the next call.
+        """
+        acks, puts, held = 0, 0, 0
+        for tag in list(self._acks):
+            qos._remove_from_indices(tag).execute()
+            del self._acks[tag]
+            acks += 1
+        for tag, requeue in list(self._rejects.items()):
+            reject_in_redis(qos, tag, requeue)
+            del self._rejects[tag]
+            puts += requeue
+        for tag, copy in list(self._unrecorded.items()):
+            _put_back(qos, tag, copy)
+            del self._unrecorded[tag]
+            puts += 1
+        for orphan in self._orphans():
+            orphan._flush()
+            for tag, message in list(orphan._delivered.items()):
+                if message.acknowledged or self.busy(message):
+                    held += 1
+                    continue  # its own acknowledgement settles it
+                qos.restore_by_tag(tag)
+                orphan._delivered.pop(tag, None)
+                puts += 1
+        self._prune()
+        if acks or puts:
+            logger.warning(
+                "Connected to Redis again: completed %d acknowledgements that "
+                "failed while it was away and put back %d messages this worker "
+                "held (%d still running here). Nothing waits for the "
+                "visibility timeout.",
+                acks,
+                puts,
+                held,
+            )
+
+
+def reject_in_redis(qos: Any, tag: str, requeue: bool) -> None:
+    """Reject ``tag`` through ``qos``: requeue it, dead-letter it, or drop it."""
+    if requeue:
+        qos.restore_by_tag(tag, leftmost=True)
+    elif getattr(qos.channel, "dead_letter_limit", 0):
+        qos.channel.dead_letter_by_tag(tag)
+    else:
+        qos._remove_from_indices(tag).execute()
+
+
+def _put_back(qos: Any, tag: str, copy: tuple[Any, str, str]) -> None:
+    """Restore ``tag`` from ``unacked`` if recorded there, else from ``copy``."""
+
+    def restore(pipe: Any) -> None:
+        raw = pipe.hget(qos.unacked_key, tag)
+        pipe.multi()
+        qos._remove_from_indices(tag, pipe)
+        payload, exchange, key = loads(bytes_to_str(raw)) if raw else copy
+        qos.channel._do_restore_message(payload, exchange, key, pipe)
+
+    with qos.channel.conn_or_acquire() as client:
+        client.transaction(restore, qos.unacked_key)
+
+
+class GuardedQoS(kombu_redis.QoS):
+    """kombu's Redis QoS that settles what a broken connection could not.
+
+    A message rejected without requeue is dead-lettered (``dead_letter_by_tag``
+    of the channel). With an ``UnackedRecovery`` on the channel, an
+    acknowledgement, rejection or restore that cannot reach Redis (the
+    connection broke, or Celery detached it) is recorded there and settled
+    on reconnecting, instead of raising or stopping the worker.
+    """
+
+    channel: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        recovery = self.recovery
+        if recovery is not None:
+            recovery.track(self)
+
+    @property
+    def recovery(self) -> UnackedRecovery | None:
+        """The consumer's recovery, or None (kombu's behaviour)."""
+        found: UnackedRecovery | None = getattr(self.channel, "recovery", None)
+        return found
+
+    def _owner(self) -> Any:
+        """The QoS to reach Redis through: this one, or the newest live one."""
+        recovery = self.recovery
+        if recovery is None or attached(self):
+            return self
+        owner = recovery.live()
+        if owner is None:
+            raise Detached()
+        return owner
+
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        errors: tuple[type[BaseException], ...] = self.channel.connection_errors
+        return (*errors, Detached)
+
+    def append(self, message: Any, delivery_tag: str) -> None:
+        try:
+            super().append(message, delivery_tag)
+        except self._errors():
+            recovery = self.recovery
+            if recovery is not None:
+                info = message.delivery_info
+                recovery.record_failed(
+                    delivery_tag, message._raw, info["exchange"], info["routing_key"]
+                )
+            raise
+
+    def ack(self, delivery_tag: str) -> None:
+        recovery = self.recovery
+        if recovery is None:
+            super().ack(delivery_tag)
+            return
+        try:
+            self._owner()._remove_from_indices(delivery_tag).execute()
+        except self._errors():
+            recovery.ack_failed(delivery_tag)
+        virtual.QoS.ack(self, delivery_tag)
+
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        recovery = self.recovery
+        try:
+            reject_in_redis(self._owner(), delivery_tag, requeue)
+        except self._errors():
+            if recovery is None:
+                raise
+            recovery.reject_failed(delivery_tag, requeue)
+        virtual.QoS.ack(self, delivery_tag)
+
+    def restore_unacked(self, client: Any = None) -> None:
+        recovery = self.recovery
+        if recovery is None:
+            super().restore_unacked(client)
+            return
+        try:
+            if not attached(self):
+                raise Detached()
+            super().restore_unacked(client)
+        except self._errors():
+            # Kept in _delivered: the recovery puts them back on reconnecting.
+            logger.warning(
+                "Could not put back %d unacknowledged messages: the connection "
+                "to Redis is gone. The worker puts them back once it is "
+                "connected again.",
+                len(self._delivered or ()),
+            )
+
+    def restore_visible(self, *args: Any, **kwargs: Any) -> None:
+        recovery = self.recovery
+        if recovery is not None and attached(self):
+            recovery.settle(self)
+        super().restore_visible(*args, **kwargs)
+
+
+__all__ = ["GuardedQoS", "UnackedRecovery", "attached", "reject_in_redis"]
