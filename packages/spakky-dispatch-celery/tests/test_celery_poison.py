@@ -611,3 +611,104 @@ def test_guarded_amqp_channel_expect_guarded_message_class() -> None:
     assert GuardedAmqpChannel.Message is GuardedAmqpMessage
     assert issubclass(GuardedAmqpMessage, pyamqp.Message)
     assert GuardedAmqpChannel.republishes_redeliveries is True
+
+
+# --- remaining branches of the guarded transports -----------------------------
+
+
+def test_envelope_depth_lists_expect_counted_like_objects() -> None:
+    """Lists nest as deep as objects do; a scalar counts as one level."""
+    assert worker_transport.envelope_depth_problem([["x", 1]], limit=3) is False
+    assert worker_transport.envelope_depth_problem([[["x"]]], limit=3) is True
+
+
+def test_policy_message_headers_not_a_mapping_expect_body_untouched(
+    redis_url: str,
+) -> None:
+    """A message without a header mapping is kombu's, unchanged."""
+    with Connection(redis_url, transport=GuardedRedisTransport) as conn:
+        message = worker_transport.GuardedRedisMessage(
+            _envelope(headers=None), channel=conn.default_channel
+        )
+    assert message.body == b"{}"
+    assert not message.errors
+
+
+def test_guarded_frame_handler_method_frame_error_expect_raised() -> None:
+    """An error while handling a method frame is not a header to replace."""
+
+    def fails(*args: object) -> None:
+        raise ValueError("callback failed")
+
+    on_frame = guarded_frame_handler(
+        cast(Any, type("C", (), {"bytes_recv": 0})()), fails
+    )
+    with pytest.raises(ValueError, match="callback failed"):
+        on_frame((1, 1, pack(">HH", 10, 10) + b"\x00" * 8))
+
+
+def test_guarded_frame_handler_header_without_table_expect_raised() -> None:
+    """A content header that fails without a header table is py-amqp's error."""
+    on_frame = guarded_frame_handler(
+        cast(Any, type("C", (), {"bytes_recv": 0})()), lambda *args: None
+    )
+    on_frame((1, 1, pack(">HH", 60, 60) + b"\x00" * 20))  # Basic.Deliver
+    with pytest.raises(UnicodeDecodeError):
+        on_frame((2, 1, pack(">HHQH", 60, 0, 2, 1 << 15) + b"\x02\xff\xfe"))
+
+
+def test_guarded_amqp_connection_expect_guarded_frame_handler() -> None:
+    """Our py-amqp connection parses frames through the guard (no connect)."""
+    connection = worker_transport.GuardedAmqpConnection(host="127.0.0.1:1")
+    assert connection.frame_handler_cls is guarded_frame_handler
+
+
+def test_guarded_redis_brpop_connection_error_expect_disconnect_and_raise(
+    redis_url: str,
+) -> None:
+    """A connection error while reading BRPOP disconnects and reaches kombu."""
+    with Connection(redis_url, transport=GuardedRedisTransport) as conn:
+        channel: Any = conn.default_channel
+        disconnected: list[bool] = []
+
+        class Broken:
+            connection = type(
+                "Conn", (), {"disconnect": lambda self: disconnected.append(True)}
+            )()
+
+            def parse_response(self, *args: object, **kwargs: object) -> None:
+                raise redis.ConnectionError("gone")
+
+        real = channel.client
+        channel.client = Broken()
+        try:
+            with pytest.raises(redis.ConnectionError):
+                channel._brpop_read()
+        finally:
+            channel.client = real
+        assert disconnected == [True]
+
+
+def test_guarded_redis_dead_letter_unknown_tag_and_odd_payload_expect_no_op(
+    redis_url: str,
+) -> None:
+    """Dead-lettering a tag Redis no longer holds moves nothing; a payload
+    without a header mapping gets no count (kombu refuses to restore it)."""
+    queue = f"poison-unit-{uuid.uuid4().hex[:8]}"
+    client = redis.Redis.from_url(redis_url)
+    _publish(redis_url, queue, {"n": 1})  # declares the binding
+    client.delete(queue)
+    try:
+        with Connection(redis_url, transport=GuardedRedisTransport) as conn:
+            channel: Any = conn.default_channel
+            channel.dead_letter_by_tag("no-such-tag")
+            payload: dict[str, Any] = {"headers": None, "properties": {}}
+            with channel.conn_or_acquire() as redis_client:
+                pipe = redis_client.pipeline()
+                channel._do_restore_message(payload, queue, queue, pipe)
+                pipe.execute()
+        assert payload["headers"] is None  # no count added (kombu logs it)
+        assert client.exists(f"{queue}.dead-letter") == 0
+    finally:
+        client.delete(queue)
+        client.close()

@@ -47,10 +47,19 @@ class Detached(Exception):
 
 
 def attached(qos: Any) -> bool:
-    """Whether ``qos``'s channel can still reach Redis through its connection."""
-    channel = qos.channel
-    transport = getattr(channel, "connection", None)
-    return not channel.closed and getattr(transport, "client", None) is not None
+    """Whether ``qos``'s channel still has its kombu connection (it may be closed).
+
+    A channel closing normally restores what it holds while still attached;
+    Celery detaches a connection it lost (``Connection.collect``) before it
+    closes it, and kombu then fails on every use of its channels.
+    """
+    transport = getattr(qos.channel, "connection", None)
+    return getattr(transport, "client", None) is not None
+
+
+def live(qos: Any) -> bool:
+    """Whether ``qos``'s channel is attached and open."""
+    return attached(qos) and not qos.channel.closed
 
 
 class UnackedRecovery:
@@ -76,20 +85,20 @@ class UnackedRecovery:
         self._channels.append(qos)
 
     def _prune(self) -> None:
-        self._channels = [
-            qos for qos in self._channels if attached(qos) or qos._delivered
-        ]
+        self._channels = [qos for qos in self._channels if live(qos) or qos._delivered]
 
-    def live(self) -> Any:
-        """The newest QoS whose channel is still connected, or None."""
+    def current(self) -> Any:
+        """The newest QoS whose channel is attached and open, or None."""
         for qos in reversed(self._channels):
-            if attached(qos):
+            if live(qos):
                 return qos
         return None
 
     def owes(self) -> int:
         """How many messages and acknowledgements are still to settle."""
-        held = sum(len(qos._delivered) for qos in self._orphans())
+        held = sum(
+            tag not in qos._dirty for qos in self._orphans() for tag in qos._delivered
+        )
         return held + len(self._acks) + len(self._rejects) + len(self._unrecorded)
 
     def ack_failed(self, tag: str) -> None:
@@ -105,7 +114,7 @@ class UnackedRecovery:
         self._unrecorded[tag] = (payload, exchange, key)
 
     def _orphans(self) -> list[Any]:
-        return [qos for qos in self._channels if not attached(qos)]
+        return [qos for qos in self._channels if not live(qos)]
 
     def settle(self, qos: Any) -> None:
         """Settle what is owed through ``qos``, a QoS of a live channel.
@@ -127,11 +136,11 @@ class UnackedRecovery:
             del self._unrecorded[tag]
             puts += 1
         for orphan in self._orphans():
-            orphan._flush()
+            orphan._flush()  # drops what was acknowledged or rejected since
             for tag, message in list(orphan._delivered.items()):
-                if message.acknowledged or self.busy(message):
+                if self.busy(message):
                     held += 1
-                    continue  # its own acknowledgement settles it
+                    continue  # its own acknowledgement or rejection settles it
                 qos.restore_by_tag(tag)
                 orphan._delivered.pop(tag, None)
                 puts += 1
@@ -140,8 +149,8 @@ class UnackedRecovery:
             logger.warning(
                 "Connected to Redis again: completed %d acknowledgements that "
                 "failed while it was away and put back %d messages this worker "
-                "held (%d still running here). Nothing waits for the "
-                "visibility timeout.",
+                "held (%d still running here); none waits for the visibility "
+                "timeout.",
                 acks,
                 puts,
                 held,
@@ -201,7 +210,7 @@ class GuardedQoS(kombu_redis.QoS):
         recovery = self.recovery
         if recovery is None or attached(self):
             return self
-        owner = recovery.live()
+        owner = recovery.current()
         if owner is None:
             raise Detached()
         return owner
@@ -263,9 +272,9 @@ class GuardedQoS(kombu_redis.QoS):
 
     def restore_visible(self, *args: Any, **kwargs: Any) -> None:
         recovery = self.recovery
-        if recovery is not None and attached(self):
+        if recovery is not None and live(self):
             recovery.settle(self)
         super().restore_visible(*args, **kwargs)
 
 
-__all__ = ["GuardedQoS", "UnackedRecovery", "attached", "reject_in_redis"]
+__all__ = ["GuardedQoS", "UnackedRecovery", "attached", "live", "reject_in_redis"]
