@@ -38,6 +38,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if REPORT.injected:
         terminalreporter.write_sep("=", "fault injection")
         terminalreporter.write_line(REPORT.line())
+        for figure in REPORT.figures:
+            terminalreporter.write_line(figure)
         if REPORT.lost_jobs:
             terminalreporter.write_line(f"lost tasks: {', '.join(REPORT.lost_jobs)}")
 

@@ -42,6 +42,9 @@ class FaultReport:
     (early acks, worker killed mid-task): the documented trade-off, reported
     apart from ``lost`` so neither hides the other."""
 
+    figures: list[str] = field(default_factory=list)
+    """Measured figures a test reports beside the tally (load, delays)."""
+
     @property
     def lost(self) -> int:
         return len(self.lost_jobs)

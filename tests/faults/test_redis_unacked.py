@@ -139,9 +139,10 @@ def test_redis_killed_mid_stream_expect_sent_tasks_run_once_within_bound(
     finally:
         client.close()
         application.stop()
-    print(
-        f"\nredis killed {RUNS}x for {DOWN_FOR:.0f} s: worst sent-to-ran "
-        f"{worst:.1f} s, worst after Redis was back {worst_after_up:.1f} s, "
-        f"duplicates {duplicates}, left in unacked {stuck}"
+    fault_report.figures.append(
+        f"redis killed {RUNS}x for {DOWN_FOR:.0f} s mid-stream (early acks, "
+        f"prefork): worst sent-to-ran {worst:.1f} s, worst after Redis was "
+        f"back {worst_after_up:.1f} s (bound {BOUND:.0f} s), duplicates "
+        f"{duplicates}, left in unacked {stuck}"
     )
     assert_no_secret(log)

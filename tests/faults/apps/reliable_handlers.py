@@ -73,6 +73,12 @@ class LedgerHandler:
         return job
 
     @task
+    async def arecord(self, job: str) -> str:
+        """``record`` as an async task (dispatched with ``await``)."""
+        append("done", job)
+        return job
+
+    @task
     def pause(self, job: str, seconds: float) -> str:
         """Take ``seconds``, then record the run."""
         time.sleep(seconds)
