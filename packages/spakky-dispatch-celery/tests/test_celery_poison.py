@@ -6,6 +6,7 @@ good message with kombu's own transport; the worker-process tests live in
 """
 
 import bz2
+import contextlib
 import json
 import logging
 import lzma
@@ -712,3 +713,97 @@ def test_guarded_redis_dead_letter_unknown_tag_and_odd_payload_expect_no_op(
     finally:
         client.delete(queue)
         client.close()
+
+
+def test_guarded_transport_in_log_lines_expect_url_scheme() -> None:
+    """kombu's "Connected to" line shows our transports as their scheme."""
+    redis_kind = guarded_transport("redis://:pw@h:6379/0", InflatePolicy())
+    amqp_kind = guarded_transport("amqp://u:pw@h:5672//", InflatePolicy())
+    redis_conn = Connection("redis://:pw@h:6379/0", transport=redis_kind)
+    amqp_conn = Connection("amqp://u:pw@h:5672//", transport=amqp_kind)
+    assert redis_conn.as_uri() == "redis://:**@h:6379/0"
+    assert amqp_conn.as_uri() == "amqp://u:**@h:5672//"
+    assert "GuardedRedisTransport" in repr(redis_kind)
+
+
+def _broadcast(
+    redis_url: str, transport: Any, items: list[bytes], caplog: pytest.LogCaptureFixture
+) -> list[Any]:
+    """Deliver ``items`` and then a good message through a fanout exchange."""
+    run = uuid.uuid4().hex[:8]
+    exchange = Exchange(f"fanout-unit-{run}", type="fanout")
+    received: list[Any] = []
+    client = redis.Redis.from_url(redis_url)
+    try:
+        with (
+            Connection(redis_url, transport=transport) as conn,
+            conn.Consumer(
+                Queue(f"fanout-unit-{run}", exchange, auto_delete=True),
+                on_message=received.append,
+                accept=["json"],
+            ),
+        ):
+            with contextlib.suppress(TimeoutError):
+                conn.drain_events(timeout=0.3)  # subscribes
+            for item in items:
+                client.publish(f"/9.{exchange.name}", item)
+            Producer(conn).publish({"ok": 1}, exchange=exchange, serializer="json")
+            with caplog.at_level(logging.WARNING):
+                for _ in range(10):
+                    if received:
+                        break
+                    with contextlib.suppress(TimeoutError):
+                        conn.drain_events(timeout=0.3)
+    finally:
+        client.close()
+    return received
+
+
+def test_guarded_redis_broadcast_poison_expect_refused_and_next_delivered(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Pub/sub (Celery's remote control): bad data is refused, one line each."""
+    items = [b"\xff card 4111", nested_json_bytes(100_000), b'{"body": "e30="}']
+    received = _broadcast(redis_url, GuardedRedisTransport, items, caplog)
+    assert [m.decode() for m in received] == [{"ok": 1}]
+    assert caplog.text.count("Refused a broadcast message on channel") == 3
+    assert "nests too deep to parse" in caplog.text
+    assert "4111" not in caplog.text
+
+
+def test_kombu_redis_broadcast_poison_expect_contents_logged_or_raised(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What ours prevents: kombu logs the data, and deep nesting raises."""
+    _broadcast(redis_url, kombu_redis.Transport, [b"\xff card 4111"], caplog)
+    assert "4111" in caplog.text
+    with pytest.raises(RecursionError):
+        _broadcast(
+            redis_url, kombu_redis.Transport, [nested_json_bytes(100_000)], caplog
+        )
+
+
+def nested_json_bytes(depth: int) -> bytes:
+    """JSON nested ``depth`` levels deep, built as text."""
+    return ('{"a": ' * depth + "{}" + "}" * depth).encode()
+
+
+@pytest.mark.parametrize("depth", range(24, 36))
+def test_parse_envelope_bracket_shortcut_expect_same_verdict_as_walk(
+    depth: int,
+) -> None:
+    """Skipping the depth walk for items with few brackets never changes a verdict."""
+    nested_value: object = 1
+    for _ in range(depth):
+        nested_value = [nested_value]
+    payload = _envelope(headers={"d": nested_value})
+    item = json.dumps(payload).encode()
+    too_deep = worker_transport.envelope_depth_problem(json.loads(item))
+    try:
+        worker_transport.parse_envelope(item)
+    except MessageRefused:
+        refused = True
+    else:
+        refused = False
+    assert refused is too_deep
+    assert worker_transport._may_nest_too_deep(item) or not too_deep

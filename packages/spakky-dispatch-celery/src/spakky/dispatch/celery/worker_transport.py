@@ -103,9 +103,19 @@ def parse_envelope(item: bytes) -> dict[str, Any]:
     for name, kinds in (("headers", dict), ("body", str), ("content-type", str)):
         if payload.get(name) is not None and not isinstance(payload[name], kinds):
             raise MessageRefused(f"its {name!r} is a {type(payload[name]).__name__}")
-    if envelope_depth_problem(payload):
+    if _may_nest_too_deep(item) and envelope_depth_problem(payload):
         raise MessageRefused(f"it nests deeper than {MAX_ENVELOPE_DEPTH} levels")
     return payload
+
+
+def _may_nest_too_deep(item: bytes) -> bool:
+    """Whether ``item`` has enough brackets to nest past ``MAX_ENVELOPE_DEPTH``.
+
+    A value nests at most one level deeper than the ``{`` and ``[`` it sits
+    in, so an item with fewer than the limit (a task message has about ten;
+    its body is base64) cannot be too deep and skips the walk.
+    """
+    return item.count(b"{") + item.count(b"[") >= MAX_ENVELOPE_DEPTH
 
 
 class _PolicyMessage(KombuMessage):
@@ -233,10 +243,24 @@ class GuardedAmqpConnection(pyamqp.Connection):
         super().__init__(*args, **kwargs)
 
 
-class GuardedAmqpTransport(pyamqp.Transport):
+class _ShownAsScheme(type):
+    """Shows a transport class as its URL scheme.
+
+    kombu writes a connection passed a transport class as ``<class ...>://``
+    in "Connected to" and "Cannot connect to" lines; ours read ``redis://``.
+    """
+
+    scheme: str
+
+    def __str__(cls) -> str:
+        return cls.scheme
+
+
+class GuardedAmqpTransport(pyamqp.Transport, metaclass=_ShownAsScheme):
     """kombu's py-amqp transport with guarded connections."""
 
     Connection = GuardedAmqpConnection
+    scheme = "amqp"
 
 
 # --- Redis: list items that are not kombu envelopes ---------------------------
@@ -281,6 +305,27 @@ class GuardedRedisChannel(kombu_redis.Channel):
         finally:
             self._in_poll = None
             this._flush_brpop_reauth()
+
+    def _handle_message(self, client: Any, response: Any) -> Any:
+        # Pub/sub (fanout: Celery's remote control): kombu's _receive_one
+        # parses the data with ``loads`` (deep nesting raises RecursionError
+        # out of the event loop) and logs it whole when it is not JSON.
+        payload = super()._handle_message(client, response)  # type: ignore[misc]  # not in kombu's stubs
+        data = payload.get("data") if isinstance(payload, dict) else None
+        kind = bytes_to_str(payload["type"]) if isinstance(payload, dict) else ""
+        if not data or not kind.endswith("message"):
+            return payload
+        try:
+            parse_envelope(data if isinstance(data, bytes) else str(data).encode())
+        except MessageRefused as refusal:
+            logger.error(
+                "Refused a broadcast message on channel %s: %s. It was dropped; "
+                "its contents are not logged. The worker goes on.",
+                escape(bytes_to_str(payload["channel"])),
+                refusal,
+            )
+            return {**payload, "type": "refused"}  # kombu delivers only "message"
+        return payload
 
     def _deliver_item(self, queue: str, item: bytes) -> None:
         try:
@@ -347,13 +392,20 @@ class GuardedRedisChannel(kombu_redis.Channel):
         restore(payload, exchange, routing_key, pipe, leftmost)
 
 
-class GuardedRedisTransport(kombu_redis.Transport):
+class GuardedRedisTransport(kombu_redis.Transport, metaclass=_ShownAsScheme):
     """kombu's Redis transport with ``GuardedRedisChannel`` channels."""
 
     Channel = GuardedRedisChannel
+    scheme = "redis"
 
 
 # --- choosing and checking ----------------------------------------------------
+
+_STOCK_RECEIVE_ONE = (
+    "payload = self._handle_message(c, response)",
+    "if bytes_to_str(payload['type']).endswith('message'):",
+    "message = loads(bytes_to_str(payload['data']))",
+)
 
 _STOCK_BRPOP_READ = (
     "dest__item = self.client.parse_response(self.client.connection",
@@ -369,6 +421,7 @@ def kombu_shape_problem() -> str | None:
     try:
         channel: Any = kombu_redis.Channel
         source = inspect.getsource(channel._brpop_read)
+        receive = inspect.getsource(channel._receive_one)
         frames = inspect.signature(method_framing.frame_handler)
         restore = inspect.signature(channel._do_restore_message)
         connection = inspect.signature(pyamqp.Connection.__init__)
@@ -376,6 +429,7 @@ def kombu_shape_problem() -> str | None:
         return f"kombu or py-amqp changed ({type(error).__name__})"
     checks = {
         "Channel._brpop_read": all(part in source for part in _STOCK_BRPOP_READ),
+        "Channel._receive_one": all(part in receive for part in _STOCK_RECEIVE_ONE),
         "frame_handler": list(frames.parameters)[:2] == ["connection", "callback"],
         "_do_restore_message": list(restore.parameters)[1:4]
         == ["payload", "exchange", "routing_key"],
