@@ -420,3 +420,21 @@ def test_guarded_qos_is_the_channels_qos() -> None:
     """The guarded Redis channel builds ``GuardedQoS``."""
     transport: Any = guarded_transport(REDIS_URL, InflatePolicy(), 10)
     assert transport.Channel.QoS is GuardedQoS
+
+
+def test_settle_bad_unacked_record_expect_logged_dropped_rest_settled(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A record that cannot be restored is dropped with a line naming no contents."""
+    setup.publish(1, 2)
+    old = setup.connection()
+    first, _ = setup.take(old, 2)
+    setup.client.hset(setup.options["unacked_key"], first.delivery_tag, b"\xffgarbage")
+    _detach(old)
+    with setup.connection() as new, caplog.at_level(logging.WARNING):
+        setup.recovery.settle(new.default_channel.qos)
+    assert setup.queued() == [2]
+    assert setup.recovery.owes() == 0
+    assert "Could not settle a message after reconnecting to Redis" in caplog.text
+    assert "garbage" not in caplog.text
+    assert "put back 1 messages" in caplog.text

@@ -120,41 +120,63 @@ class UnackedRecovery:
         """Settle what is owed through ``qos``, a QoS of a live channel.
 
         Raises the channel's connection errors; what was not settled stays
-        owed for the next call.
+        owed for the next call. Any other error drops that one item with a
+        log line (its message then waits for the visibility timeout, as it
+        would without this).
         """
-        acks, puts, held = 0, 0, 0
+        done = {"acks": 0, "puts": 0, "held": 0}
+        errors: tuple[type[BaseException], ...] = qos.channel.connection_errors
+
+        def attempt(
+            what: str, kind: str, action: Callable[..., object], *args: object
+        ) -> None:
+            try:
+                action(*args)
+            except errors:
+                raise
+            except Exception as error:  # one bad record must not stop the worker
+                logger.error(
+                    "Could not settle %s after reconnecting to Redis (%s); it "
+                    "waits for the visibility timeout.",
+                    what,
+                    type(error).__name__,
+                )
+            else:
+                done[kind] += 1
+
         for tag in list(self._acks):
-            qos._remove_from_indices(tag).execute()
+            attempt("an acknowledgement", "acks", _ack_in_redis, qos, tag)
             del self._acks[tag]
-            acks += 1
         for tag, requeue in list(self._rejects.items()):
-            reject_in_redis(qos, tag, requeue)
+            kind = "puts" if requeue else "acks"
+            attempt("a rejection", kind, reject_in_redis, qos, tag, requeue)
             del self._rejects[tag]
-            puts += requeue
         for tag, copy in list(self._unrecorded.items()):
-            _put_back(qos, tag, copy)
+            attempt("a message", "puts", _put_back, qos, tag, copy)
             del self._unrecorded[tag]
-            puts += 1
         for orphan in self._orphans():
             orphan._flush()  # drops what was acknowledged or rejected since
             for tag, message in list(orphan._delivered.items()):
                 if self.busy(message):
-                    held += 1
+                    done["held"] += 1
                     continue  # its own acknowledgement or rejection settles it
-                qos.restore_by_tag(tag)
+                attempt("a message", "puts", qos.restore_by_tag, tag)
                 orphan._delivered.pop(tag, None)
-                puts += 1
         self._prune()
-        if acks or puts:
+        if done["acks"] or done["puts"]:
             logger.warning(
                 "Connected to Redis again: completed %d acknowledgements that "
                 "failed while it was away and put back %d messages this worker "
                 "held (%d still running here); none waits for the visibility "
                 "timeout.",
-                acks,
-                puts,
-                held,
+                done["acks"],
+                done["puts"],
+                done["held"],
             )
+
+
+def _ack_in_redis(qos: Any, tag: str) -> None:
+    qos._remove_from_indices(tag).execute()
 
 
 def reject_in_redis(qos: Any, tag: str, requeue: bool) -> None:
