@@ -28,7 +28,7 @@ from kombu import Connection, Exchange, Producer, Queue
 from kombu.transport import pyamqp
 from kombu.transport import redis as kombu_redis
 
-from spakky.dispatch.celery import worker_transport
+from spakky.dispatch.celery import redis_guard, worker_transport
 from spakky.dispatch.celery.consumer import (
     REDELIVERIES_HEADER,
     REFUSED_HEADER,
@@ -44,15 +44,14 @@ from spakky.dispatch.celery.logs import (
     escape,
     install_rejection_log_filter,
 )
+from spakky.dispatch.celery.redis_guard import GuardedRedisTransport, parse_envelope
 from spakky.dispatch.celery.worker_transport import (
     GuardedAmqpChannel,
     GuardedAmqpMessage,
     GuardedAmqpTransport,
-    GuardedRedisTransport,
     guarded_frame_handler,
     guarded_transport,
     kombu_shape_problem,
-    parse_envelope,
     replace_headers,
 )
 
@@ -619,8 +618,8 @@ def test_guarded_amqp_channel_expect_guarded_message_class() -> None:
 
 def test_envelope_depth_lists_expect_counted_like_objects() -> None:
     """Lists nest as deep as objects do; a scalar counts as one level."""
-    assert worker_transport.envelope_depth_problem([["x", 1]], limit=3) is False
-    assert worker_transport.envelope_depth_problem([[["x"]]], limit=3) is True
+    assert redis_guard.envelope_depth_problem([["x", 1]], limit=3) is False
+    assert redis_guard.envelope_depth_problem([[["x"]]], limit=3) is True
 
 
 def test_policy_message_headers_not_a_mapping_expect_body_untouched(
@@ -628,7 +627,7 @@ def test_policy_message_headers_not_a_mapping_expect_body_untouched(
 ) -> None:
     """A message without a header mapping is kombu's, unchanged."""
     with Connection(redis_url, transport=GuardedRedisTransport) as conn:
-        message = worker_transport.GuardedRedisMessage(
+        message = redis_guard.GuardedRedisMessage(
             _envelope(headers=None), channel=conn.default_channel
         )
     assert message.body == b"{}"
@@ -798,12 +797,32 @@ def test_parse_envelope_bracket_shortcut_expect_same_verdict_as_walk(
         nested_value = [nested_value]
     payload = _envelope(headers={"d": nested_value})
     item = json.dumps(payload).encode()
-    too_deep = worker_transport.envelope_depth_problem(json.loads(item))
+    too_deep = redis_guard.envelope_depth_problem(json.loads(item))
     try:
-        worker_transport.parse_envelope(item)
+        redis_guard.parse_envelope(item)
     except MessageRefused:
         refused = True
     else:
         refused = False
     assert refused is too_deep
-    assert worker_transport._may_nest_too_deep(item) or not too_deep
+    assert redis_guard._may_nest_too_deep(item) or not too_deep
+
+
+def test_guarded_amqp_transport_expect_no_redis_loaded() -> None:
+    """A RabbitMQ worker's guard does not load kombu's Redis transport or redis-py."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from spakky.dispatch.celery.consumer import GuardedConsumer\n"
+        "from spakky.dispatch.celery.inflate import InflatePolicy\n"
+        "from spakky.dispatch.celery.redis_unacked import UnackedRecovery\n"
+        "from spakky.dispatch.celery.worker_transport import guarded_transport\n"
+        "kind = guarded_transport('amqp://g:g@h//', InflatePolicy(), 10, "
+        "UnackedRecovery())\n"
+        "print(kind, 'redis' in sys.modules, 'kombu.transport.redis' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["amqp", "False", "False"]

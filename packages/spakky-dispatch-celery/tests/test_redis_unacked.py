@@ -22,12 +22,8 @@ from kombu.transport import redis as kombu_redis
 
 from spakky.dispatch.celery.consumer import GuardedConsumer, _running
 from spakky.dispatch.celery.inflate import InflatePolicy
-from spakky.dispatch.celery.redis_unacked import (
-    GuardedQoS,
-    UnackedRecovery,
-    attached,
-    live,
-)
+from spakky.dispatch.celery.redis_guard import GuardedQoS
+from spakky.dispatch.celery.redis_unacked import UnackedRecovery, attached, live
 from spakky.dispatch.celery.worker_transport import guarded_transport
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
@@ -438,3 +434,19 @@ def test_settle_bad_unacked_record_expect_logged_dropped_rest_settled(
     assert "Could not settle a message after reconnecting to Redis" in caplog.text
     assert "garbage" not in caplog.text
     assert "put back 1 messages" in caplog.text
+
+
+def test_settle_while_redis_away_expect_raised_and_still_owed(setup: Setup) -> None:
+    """A settlement that cannot reach Redis raises and stays owed for the next."""
+    setup.publish(1)
+    with setup.connection() as conn:
+        (message,) = setup.take(conn, 1)
+        qos = conn.default_channel.qos
+        with _redis_away(qos):
+            message.ack()
+            with pytest.raises(redis.ConnectionError):
+                setup.recovery.settle(qos)
+        assert setup.recovery.owes() == 1
+        setup.recovery.settle(qos)
+    assert setup.recovery.owes() == 0
+    assert setup.unacked() == 0

@@ -14,8 +14,8 @@ connection breaks because Redis went away, neither reaches Redis:
   connection Celery already detached, raises ``AttributeError`` and stops the
   worker ("Unrecoverable error").
 
-``GuardedQoS`` never restores or acknowledges through a detached or broken
-connection: it records what it owes in the consumer's ``UnackedRecovery``,
+``redis_guard.GuardedQoS`` never restores or acknowledges through a detached
+or broken connection: it records what it owes in the consumer's ``UnackedRecovery``,
 which settles it through the next live channel, as soon as the worker is
 connected again. Acknowledgements that failed are completed; messages of a
 lost connection that no task of this worker is still running go back to the
@@ -27,8 +27,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from kombu.transport import redis as kombu_redis
-from kombu.transport.virtual import base as virtual
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads
 
@@ -203,100 +201,4 @@ def _put_back(qos: Any, tag: str, copy: tuple[Any, str, str]) -> None:
         client.transaction(restore, qos.unacked_key)
 
 
-class GuardedQoS(kombu_redis.QoS):
-    """kombu's Redis QoS that settles what a broken connection could not.
-
-    A message rejected without requeue is dead-lettered (``dead_letter_by_tag``
-    of the channel). With an ``UnackedRecovery`` on the channel, an
-    acknowledgement, rejection or restore that cannot reach Redis (the
-    connection broke, or Celery detached it) is recorded there and settled
-    on reconnecting, instead of raising or stopping the worker.
-    """
-
-    channel: Any
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        recovery = self.recovery
-        if recovery is not None:
-            recovery.track(self)
-
-    @property
-    def recovery(self) -> UnackedRecovery | None:
-        """The consumer's recovery, or None (kombu's behaviour)."""
-        found: UnackedRecovery | None = getattr(self.channel, "recovery", None)
-        return found
-
-    def _owner(self) -> Any:
-        """The QoS to reach Redis through: this one, or the newest live one."""
-        recovery = self.recovery
-        if recovery is None or attached(self):
-            return self
-        owner = recovery.current()
-        if owner is None:
-            raise Detached()
-        return owner
-
-    def _errors(self) -> tuple[type[BaseException], ...]:
-        errors: tuple[type[BaseException], ...] = self.channel.connection_errors
-        return (*errors, Detached)
-
-    def append(self, message: Any, delivery_tag: str) -> None:
-        try:
-            super().append(message, delivery_tag)
-        except self._errors():
-            recovery = self.recovery
-            if recovery is not None:
-                info = message.delivery_info
-                recovery.record_failed(
-                    delivery_tag, message._raw, info["exchange"], info["routing_key"]
-                )
-            raise
-
-    def ack(self, delivery_tag: str) -> None:
-        recovery = self.recovery
-        if recovery is None:
-            super().ack(delivery_tag)
-            return
-        try:
-            self._owner()._remove_from_indices(delivery_tag).execute()
-        except self._errors():
-            recovery.ack_failed(delivery_tag)
-        virtual.QoS.ack(self, delivery_tag)
-
-    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
-        recovery = self.recovery
-        try:
-            reject_in_redis(self._owner(), delivery_tag, requeue)
-        except self._errors():
-            if recovery is None:
-                raise
-            recovery.reject_failed(delivery_tag, requeue)
-        virtual.QoS.ack(self, delivery_tag)
-
-    def restore_unacked(self, client: Any = None) -> None:
-        recovery = self.recovery
-        if recovery is None:
-            super().restore_unacked(client)
-            return
-        try:
-            if not attached(self):
-                raise Detached()
-            super().restore_unacked(client)
-        except self._errors():
-            # Kept in _delivered: the recovery puts them back on reconnecting.
-            logger.warning(
-                "Could not put back %d unacknowledged messages: the connection "
-                "to Redis is gone. The worker puts them back once it is "
-                "connected again.",
-                len(self._delivered or ()),
-            )
-
-    def restore_visible(self, *args: Any, **kwargs: Any) -> None:
-        recovery = self.recovery
-        if recovery is not None and live(self):
-            recovery.settle(self)
-        super().restore_visible(*args, **kwargs)
-
-
-__all__ = ["GuardedQoS", "UnackedRecovery", "attached", "live", "reject_in_redis"]
+__all__ = ["Detached", "UnackedRecovery", "attached", "live", "reject_in_redis"]
