@@ -131,6 +131,8 @@ def test_redis_killed_mid_stream_expect_sent_tasks_run_once_within_bound(
                     )
                     assert left == 0, f"run {number}: {left} messages stuck in unacked"
                     assert max(late.values()) < BOUND
+                    twice = sorted(job for job in run.sent if counts[job] > 1)
+                    assert twice == [], f"run {number}: ran twice: {twice}"
                     worst = max(worst, max(delays.values()))
                     worst_after_up = max(worst_after_up, max(late.values()))
                     stuck += left
