@@ -38,10 +38,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if REPORT.injected:
         terminalreporter.write_sep("=", "fault injection")
         terminalreporter.write_line(REPORT.line())
+        for figure in REPORT.figures:
+            terminalreporter.write_line(figure)
         if REPORT.lost_jobs:
             terminalreporter.write_line(f"lost tasks: {', '.join(REPORT.lost_jobs)}")
-        for line in REPORT.measured:
-            terminalreporter.write_line(f"measured: {line}")
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,10 @@
 """What the worker's tasks did, written by the tasks and read by the tests.
 
-Each task appends ``<event> <job> <pid>`` to the file named by
+Each task appends ``<event> <job> <pid> <time>`` to the file named by
 ``SPAKKY_FAULT_LEDGER`` (one short ``O_APPEND`` write per line, so lines from
-several processes never interleave). The tests count from it what ran.
+several processes never interleave; ``time`` is ``time.time()``, comparable
+with the test's own clock on the same machine). The tests count from it what
+ran, and when.
 """
 
 import os
@@ -24,7 +26,7 @@ def append(event: str, job: str) -> None:
     path = os.environ.get(LEDGER_VARIABLE)
     if not path:
         return
-    line = f"{event} {job} {os.getpid()}\n".encode()
+    line = f"{event} {job} {os.getpid()} {time.time():.6f}\n".encode()
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(descriptor, line)
@@ -39,6 +41,8 @@ class Entry:
     event: str
     job: str
     pid: int
+    at: float
+    """When it was written (``time.time()``)."""
 
 
 class Ledger:
@@ -51,11 +55,19 @@ class Ledger:
         if not self.path.exists():
             return []
         rows = [line.split() for line in self.path.read_text().splitlines()]
-        return [Entry(e, j, int(p)) for e, j, p in rows]
+        return [Entry(e, j, int(p), float(t)) for e, j, p, t in rows]
 
     def count(self, event: str) -> Counter[str]:
         """How many times each job logged ``event``."""
         return Counter(entry.job for entry in self.entries() if entry.event == event)
+
+    def first(self, event: str) -> dict[str, float]:
+        """When each job first logged ``event``."""
+        seen: dict[str, float] = {}
+        for entry in self.entries():
+            if entry.event == event:
+                seen.setdefault(entry.job, entry.at)
+        return seen
 
     def done(self) -> Counter[str]:
         """How many times each job completed."""

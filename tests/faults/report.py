@@ -42,8 +42,8 @@ class FaultReport:
     (early acks, worker killed mid-task): the documented trade-off, reported
     apart from ``lost`` so neither hides the other."""
 
-    measured: list[str] = field(default_factory=list)
-    """Timings a test measured (a redelivery delay, say), one line each."""
+    figures: list[str] = field(default_factory=list)
+    """Measured figures a test reports beside the tally (load, delays)."""
 
     @property
     def lost(self) -> int:
@@ -82,7 +82,7 @@ class FaultReport:
 
     def measure(self, what: str, seconds: float) -> None:
         """Record a timing the suite observed, for the summary."""
-        self.measured.append(f"{what}: {seconds:.2f} s")
+        self.figures.append(f"measured: {what}: {seconds:.2f} s")
 
     def documented_drop(self, jobs: Iterable[str]) -> None:
         """Record tasks dropped as the at-most-once default documents."""

@@ -35,6 +35,7 @@ from tests.faults.poison import (
     Attack,
     common_attacks,
     nested,
+    nested_json,
     redis_item,
     task_body,
     task_headers,
@@ -345,5 +346,53 @@ def test_message_that_kills_its_process_expect_stopped_after_bounded_deliveries(
             log = worker.log
     finally:
         application.stop()
+    assert "Unrecoverable error" not in log
+    assert_no_secret(log)
+
+
+@pytest.mark.timeout(180)
+def test_poison_broadcast_to_remote_control_expect_refused_worker_alive(
+    private_redis: RedisServer,
+    use_env: Callable[..., dict[str, str]],
+    fault_worker: FaultWorker,
+    ledger: Ledger,
+    fault_report: FaultReport,
+) -> None:
+    """Poison on Celery's remote-control channel (Redis pub/sub) stops nothing.
+
+    A private Redis: every worker listens on its broker's ``celery.pidbox``
+    channel, so poison published there on the shared Redis would reach other
+    test runs' workers. kombu alone logs the data whole when it is not JSON
+    and raises ``RecursionError`` out of the event loop on deep nesting.
+    """
+    url = private_redis.url()
+    use_env(SPAKKY_CELERY__BROKER_URL=url)
+    application = build_app()
+    handler: Any = application.container.get(LedgerHandler)
+    good = _job("after-broadcast")
+    try:
+        with (
+            fault_worker(TARGET, *PREFORK) as worker,
+            fault_report.fault("poison on the remote-control channel (redis)"),
+        ):
+            client = redis.Redis.from_url(url)
+            try:
+                for item in (
+                    b"\x00\xffnot json " + CARD.encode(),
+                    nested_json(100_000).encode(),
+                ):
+                    assert client.publish("/0.celery.pidbox", item) == 1
+            finally:
+                client.close()
+            worker.wait_for("Refused a broadcast message", timeout=30)
+            handler.record(good)
+            assert ledger.wait_for("done", [good], timeout=60) == {good}
+            assert worker.process.poll() is None
+            fault_report.tasks([good], ledger.done())
+            log = worker.log
+    finally:
+        application.stop()
+    assert log.count("Refused a broadcast message") == 2
+    assert CARD not in log
     assert "Unrecoverable error" not in log
     assert_no_secret(log)

@@ -6,6 +6,7 @@ good message with kombu's own transport; the worker-process tests live in
 """
 
 import bz2
+import contextlib
 import json
 import logging
 import lzma
@@ -27,7 +28,7 @@ from kombu import Connection, Exchange, Producer, Queue
 from kombu.transport import pyamqp
 from kombu.transport import redis as kombu_redis
 
-from spakky.dispatch.celery import worker_transport
+from spakky.dispatch.celery import redis_guard, worker_transport
 from spakky.dispatch.celery.consumer import (
     REDELIVERIES_HEADER,
     REFUSED_HEADER,
@@ -43,15 +44,14 @@ from spakky.dispatch.celery.logs import (
     escape,
     install_rejection_log_filter,
 )
+from spakky.dispatch.celery.redis_guard import GuardedRedisTransport, parse_envelope
 from spakky.dispatch.celery.worker_transport import (
     GuardedAmqpChannel,
     GuardedAmqpMessage,
     GuardedAmqpTransport,
-    GuardedRedisTransport,
     guarded_frame_handler,
     guarded_transport,
     kombu_shape_problem,
-    parse_envelope,
     replace_headers,
 )
 
@@ -611,3 +611,218 @@ def test_guarded_amqp_channel_expect_guarded_message_class() -> None:
     assert GuardedAmqpChannel.Message is GuardedAmqpMessage
     assert issubclass(GuardedAmqpMessage, pyamqp.Message)
     assert GuardedAmqpChannel.republishes_redeliveries is True
+
+
+# --- remaining branches of the guarded transports -----------------------------
+
+
+def test_envelope_depth_lists_expect_counted_like_objects() -> None:
+    """Lists nest as deep as objects do; a scalar counts as one level."""
+    assert redis_guard.envelope_depth_problem([["x", 1]], limit=3) is False
+    assert redis_guard.envelope_depth_problem([[["x"]]], limit=3) is True
+
+
+def test_policy_message_headers_not_a_mapping_expect_body_untouched(
+    redis_url: str,
+) -> None:
+    """A message without a header mapping is kombu's, unchanged."""
+    with Connection(redis_url, transport=GuardedRedisTransport) as conn:
+        message = redis_guard.GuardedRedisMessage(
+            _envelope(headers=None), channel=conn.default_channel
+        )
+    assert message.body == b"{}"
+    assert not message.errors
+
+
+def test_guarded_frame_handler_method_frame_error_expect_raised() -> None:
+    """An error while handling a method frame is not a header to replace."""
+
+    def fails(*args: object) -> None:
+        raise ValueError("callback failed")
+
+    on_frame = guarded_frame_handler(
+        cast(Any, type("C", (), {"bytes_recv": 0})()), fails
+    )
+    with pytest.raises(ValueError, match="callback failed"):
+        on_frame((1, 1, pack(">HH", 10, 10) + b"\x00" * 8))
+
+
+def test_guarded_frame_handler_header_without_table_expect_raised() -> None:
+    """A content header that fails without a header table is py-amqp's error."""
+    on_frame = guarded_frame_handler(
+        cast(Any, type("C", (), {"bytes_recv": 0})()), lambda *args: None
+    )
+    on_frame((1, 1, pack(">HH", 60, 60) + b"\x00" * 20))  # Basic.Deliver
+    with pytest.raises(UnicodeDecodeError):
+        on_frame((2, 1, pack(">HHQH", 60, 0, 2, 1 << 15) + b"\x02\xff\xfe"))
+
+
+def test_guarded_amqp_connection_expect_guarded_frame_handler() -> None:
+    """Our py-amqp connection parses frames through the guard (no connect)."""
+    connection = worker_transport.GuardedAmqpConnection(host="127.0.0.1:1")
+    assert connection.frame_handler_cls is guarded_frame_handler
+
+
+def test_guarded_redis_brpop_connection_error_expect_disconnect_and_raise(
+    redis_url: str,
+) -> None:
+    """A connection error while reading BRPOP disconnects and reaches kombu."""
+    with Connection(redis_url, transport=GuardedRedisTransport) as conn:
+        channel: Any = conn.default_channel
+        disconnected: list[bool] = []
+
+        class Broken:
+            connection = type(
+                "Conn", (), {"disconnect": lambda self: disconnected.append(True)}
+            )()
+
+            def parse_response(self, *args: object, **kwargs: object) -> None:
+                raise redis.ConnectionError("gone")
+
+        real = channel.client
+        channel.client = Broken()
+        try:
+            with pytest.raises(redis.ConnectionError):
+                channel._brpop_read()
+        finally:
+            channel.client = real
+        assert disconnected == [True]
+
+
+def test_guarded_redis_dead_letter_unknown_tag_and_odd_payload_expect_no_op(
+    redis_url: str,
+) -> None:
+    """Dead-lettering a tag Redis no longer holds moves nothing; a payload
+    without a header mapping gets no count (kombu refuses to restore it)."""
+    queue = f"poison-unit-{uuid.uuid4().hex[:8]}"
+    client = redis.Redis.from_url(redis_url)
+    _publish(redis_url, queue, {"n": 1})  # declares the binding
+    client.delete(queue)
+    try:
+        with Connection(redis_url, transport=GuardedRedisTransport) as conn:
+            channel: Any = conn.default_channel
+            channel.dead_letter_by_tag("no-such-tag")
+            payload: dict[str, Any] = {"headers": None, "properties": {}}
+            with channel.conn_or_acquire() as redis_client:
+                pipe = redis_client.pipeline()
+                channel._do_restore_message(payload, queue, queue, pipe)
+                pipe.execute()
+        assert payload["headers"] is None  # no count added (kombu logs it)
+        assert client.exists(f"{queue}.dead-letter") == 0
+    finally:
+        client.delete(queue)
+        client.close()
+
+
+def test_guarded_transport_in_log_lines_expect_url_scheme() -> None:
+    """kombu's "Connected to" line shows our transports as their scheme."""
+    redis_kind = guarded_transport("redis://:pw@h:6379/0", InflatePolicy())
+    amqp_kind = guarded_transport("amqp://u:pw@h:5672//", InflatePolicy())
+    redis_conn = Connection("redis://:pw@h:6379/0", transport=redis_kind)
+    amqp_conn = Connection("amqp://u:pw@h:5672//", transport=amqp_kind)
+    assert redis_conn.as_uri() == "redis://:**@h:6379/0"
+    assert amqp_conn.as_uri() == "amqp://u:**@h:5672//"
+    assert "GuardedRedisTransport" in repr(redis_kind)
+
+
+def _broadcast(
+    redis_url: str, transport: Any, items: list[bytes], caplog: pytest.LogCaptureFixture
+) -> list[Any]:
+    """Deliver ``items`` and then a good message through a fanout exchange."""
+    run = uuid.uuid4().hex[:8]
+    exchange = Exchange(f"fanout-unit-{run}", type="fanout")
+    received: list[Any] = []
+    client = redis.Redis.from_url(redis_url)
+    try:
+        with (
+            Connection(redis_url, transport=transport) as conn,
+            conn.Consumer(
+                Queue(f"fanout-unit-{run}", exchange, auto_delete=True),
+                on_message=received.append,
+                accept=["json"],
+            ),
+        ):
+            with contextlib.suppress(TimeoutError):
+                conn.drain_events(timeout=0.3)  # subscribes
+            for item in items:
+                client.publish(f"/9.{exchange.name}", item)
+            Producer(conn).publish({"ok": 1}, exchange=exchange, serializer="json")
+            with caplog.at_level(logging.WARNING):
+                for _ in range(10):
+                    if received:
+                        break
+                    with contextlib.suppress(TimeoutError):
+                        conn.drain_events(timeout=0.3)
+    finally:
+        client.close()
+    return received
+
+
+def test_guarded_redis_broadcast_poison_expect_refused_and_next_delivered(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Pub/sub (Celery's remote control): bad data is refused, one line each."""
+    items = [b"\xff card 4111", nested_json_bytes(100_000), b'{"body": "e30="}']
+    received = _broadcast(redis_url, GuardedRedisTransport, items, caplog)
+    assert [m.decode() for m in received] == [{"ok": 1}]
+    assert caplog.text.count("Refused a broadcast message on channel") == 3
+    assert "nests too deep to parse" in caplog.text
+    assert "4111" not in caplog.text
+
+
+def test_kombu_redis_broadcast_poison_expect_contents_logged_or_raised(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What ours prevents: kombu logs the data, and deep nesting raises."""
+    _broadcast(redis_url, kombu_redis.Transport, [b"\xff card 4111"], caplog)
+    assert "4111" in caplog.text
+    with pytest.raises(RecursionError):
+        _broadcast(
+            redis_url, kombu_redis.Transport, [nested_json_bytes(100_000)], caplog
+        )
+
+
+def nested_json_bytes(depth: int) -> bytes:
+    """JSON nested ``depth`` levels deep, built as text."""
+    return ('{"a": ' * depth + "{}" + "}" * depth).encode()
+
+
+@pytest.mark.parametrize("depth", range(24, 36))
+def test_parse_envelope_bracket_shortcut_expect_same_verdict_as_walk(
+    depth: int,
+) -> None:
+    """Skipping the depth walk for items with few brackets never changes a verdict."""
+    nested_value: object = 1
+    for _ in range(depth):
+        nested_value = [nested_value]
+    payload = _envelope(headers={"d": nested_value})
+    item = json.dumps(payload).encode()
+    too_deep = redis_guard.envelope_depth_problem(json.loads(item))
+    try:
+        redis_guard.parse_envelope(item)
+    except MessageRefused:
+        refused = True
+    else:
+        refused = False
+    assert refused is too_deep
+    assert redis_guard._may_nest_too_deep(item) or not too_deep
+
+
+def test_guarded_amqp_transport_expect_no_redis_loaded() -> None:
+    """A RabbitMQ worker's guard does not load kombu's Redis transport or redis-py."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from spakky.dispatch.celery.consumer import GuardedConsumer\n"
+        "from spakky.dispatch.celery.inflate import InflatePolicy\n"
+        "from spakky.dispatch.celery.redis_unacked import UnackedRecovery\n"
+        "from spakky.dispatch.celery.worker_transport import guarded_transport\n"
+        "kind = guarded_transport('amqp://g:g@h//', InflatePolicy(), 10, "
+        "UnackedRecovery())\n"
+        "print(kind, 'redis' in sys.modules, 'kombu.transport.redis' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["amqp", "False", "False"]

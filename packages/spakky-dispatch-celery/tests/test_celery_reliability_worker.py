@@ -18,6 +18,7 @@ from spakky.dispatch.celery.consumer import (
     GuardedConsumer,
     malformed,
 )
+from spakky.dispatch.celery.inflate import MessageRefused
 from spakky.dispatch.celery.logs import CONSUMER_LOGGER, install_rejection_log_filter
 from spakky.dispatch.core import TaskBinding, TaskInvoker, TaskRefusedError
 
@@ -341,3 +342,125 @@ def test_endpoint_refusal_expect_expected_error_for_celery() -> None:
     outcome = endpoint.apply()
     assert outcome.state == "FAILURE"
     assert isinstance(outcome.result, TaskRefusedError)
+
+
+def test_guarded_consumer_message_with_decode_errors_expect_contained(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A message our transport refused reaches Celery's handler never."""
+    handled: list[object] = []
+    handler, _, hub = _guarded(monkeypatch, handled.append)
+    message = FakeMessage({"task": "t", "id": "m-7"})
+    refusal = MessageRefused("its body is not valid base64")
+    message.errors = [(MessageRefused, refusal, None)]  # type: ignore[attr-defined]
+    with caplog.at_level(logging.ERROR):
+        handler(message)
+    hub.run()
+    assert handled == []
+    assert message.rejected
+    assert "its body is not valid base64" in caplog.text
+
+
+def test_guarded_consumer_came_back_too_often_expect_rejected_naming_setting(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Past ``MAX_REDELIVERIES`` returns the message is rejected, not handled."""
+    handled: list[object] = []
+    handler, _, hub = _guarded(monkeypatch, handled.append)
+    message = FakeMessage({"task": "t", "id": "m-8", "x-spakky-redeliveries": 6})
+    with caplog.at_level(logging.ERROR):
+        handler(message)
+    hub.run()
+    assert handled == []
+    assert message.rejected
+    assert "unfinished 6 times (SPAKKY_CELERY__MAX_REDELIVERIES=5)" in caplog.text
+
+
+def test_guarded_consumer_redis_came_back_within_limit_expect_handled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Redis message counted back fewer times than the limit runs as usual."""
+    handled: list[object] = []
+    handler, _, _ = _guarded(monkeypatch, handled.append)
+    message = FakeMessage({"task": "t", "id": "m-9", "x-spakky-redeliveries": 2})
+    handler(message)
+    assert handled == [message]
+
+
+def test_guarded_consumer_rabbitmq_redelivered_expect_counted_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A redelivered RabbitMQ message is republished with its count, not handled."""
+    import spakky.dispatch.celery.consumer as consumer_module
+
+    handled: list[object] = []
+    copies: list[tuple[object, int]] = []
+    monkeypatch.setattr(
+        consumer_module,
+        "_requeue_counted",
+        lambda message, count: copies.append((message, count)),
+    )
+    handler, _, _ = _guarded(monkeypatch, handled.append)
+    message = FakeMessage({"task": "t", "id": "m-10"})
+    message.delivery_info = {"redelivered": True}  # type: ignore[attr-defined]
+    message.channel = type("Channel", (), {"republishes_redeliveries": True})()  # type: ignore[attr-defined]
+    handler(message)
+    assert handled == []
+    assert copies == [(message, 1)]
+
+
+def _consumer_of(broker: str, **conf: object) -> GuardedConsumer:
+    app = Celery("consumer-unit", broker=broker, set_as_current=False)
+    app.conf.update(conf)
+    consumer = GuardedConsumer.__new__(GuardedConsumer)
+    consumer.app = app
+    return consumer
+
+
+def test_guarded_consumer_connection_for_read_redis_expect_guarded_with_recovery(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Redis worker consumes through our transport, with its consumer's recovery."""
+    consumer = _consumer_of("redis://127.0.0.1:6379/9")
+    monkeypatch.setattr(GuardedConsumer, "ensure_connected", lambda self, conn: conn)
+    connection = consumer.connection_for_read()
+    try:
+        channel = connection.transport_cls.Channel
+        assert channel.recovery is consumer.unacked_recovery()
+        assert channel.dead_letter_limit == 10_000
+    finally:
+        connection.release()
+
+
+@pytest.mark.parametrize(
+    ("broker", "conf"),
+    [("memory://", {}), ("redis://127.0.0.1:6379/9", {"broker_transport": "redis"})],
+)
+def test_guarded_consumer_connection_for_read_other_expect_celerys(
+    monkeypatch: pytest.MonkeyPatch, broker: str, conf: dict[str, object]
+) -> None:
+    """Brokers the guard does not cover, or a transport set by hand, get Celery's."""
+    consumer = _consumer_of(broker, **conf)
+    sentinel = object()
+    monkeypatch.setattr(
+        Consumer, "connection_for_read", lambda self, heartbeat=None: sentinel
+    )
+    assert consumer.connection_for_read() is sentinel
+
+
+def test_guarded_consumer_connect_nothing_owed_expect_connection_untouched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Connecting with nothing owed opens no channel."""
+
+    class Connection:
+        @property
+        def default_channel(self) -> object:
+            raise AssertionError("no channel needed")
+
+    connection = Connection()
+    monkeypatch.setattr(Consumer, "connect", lambda self: connection)
+    consumer = GuardedConsumer.__new__(GuardedConsumer)
+    assert consumer.connect() is connection
+    consumer.unacked_recovery()
+    assert consumer.connect() is connection

@@ -73,6 +73,19 @@ class LedgerHandler:
         return job
 
     @task
+    async def arecord(self, job: str) -> str:
+        """``record`` as an async task (dispatched with ``await``)."""
+        append("done", job)
+        return job
+
+    @task
+    def pause(self, job: str, seconds: float) -> str:
+        """Take ``seconds``, then record the run."""
+        time.sleep(seconds)
+        append("done", job)
+        return job
+
+    @task
     def hold(self, job: str) -> str:
         """Record the start, wait while the hold file exists, record the end."""
         append("start", job)

@@ -21,6 +21,7 @@ worker died while handling it, again and again) is rejected instead of
 killing the next worker.
 """
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -113,6 +114,28 @@ def _describe(error: Exception) -> str:
 class GuardedConsumer(Consumer):
     """Celery's consumer, containing errors that would otherwise stop the worker."""
 
+    _unacked: Any = None
+
+    def unacked_recovery(self) -> Any:
+        """This consumer's ``UnackedRecovery`` (Redis), made on first use."""
+        if self._unacked is None:
+            from spakky.dispatch.celery.redis_unacked import UnackedRecovery
+
+            self._unacked = UnackedRecovery(busy=_running)
+        return self._unacked
+
+    def connect(self) -> Any:
+        """Connect, then settle what a lost Redis connection left owed."""
+        connection = super().connect()
+        recovery = self._unacked
+        if recovery is not None and recovery.owes():
+            errors = tuple(getattr(connection, "connection_errors", ()))
+            # What is not settled now stays owed: the channel's sweep retries.
+            channel: Any = connection.default_channel
+            with contextlib.suppress(*errors):
+                recovery.settle(channel.qos)
+        return connection
+
     def connection_for_read(self, heartbeat: float | None = None) -> Any:
         """Celery's consuming connection, through a guarded transport when one fits."""
         app = self.app
@@ -130,7 +153,10 @@ class GuardedConsumer(Consumer):
             )
             limit = conf.get(DEAD_LETTER_LIMIT_KEY)
             transport = guarded_transport(
-                url, policy, DEFAULT_DEAD_LETTER_LIMIT if limit is None else limit
+                url,
+                policy,
+                DEFAULT_DEAD_LETTER_LIMIT if limit is None else limit,
+                self.unacked_recovery(),
             )
         if transport is None:
             return super().connection_for_read(heartbeat=heartbeat)
@@ -202,6 +228,13 @@ class GuardedConsumer(Consumer):
         if not message.acknowledged:
             errors = getattr(self, "connection_errors", ())
             message.reject_log_error(logger, errors)
+
+
+def _running(message: Message) -> bool:
+    """Whether a task of this worker is still running from ``message``."""
+    from celery.worker.state import active_requests
+
+    return any(request.message is message for request in list(active_requests))
 
 
 def _republishes(message: Message) -> bool:

@@ -13,8 +13,9 @@ RabbitMQ, the message comes back to stop the next worker too:
   by its ``compression`` header in one unbounded call (a 261 KB zlib bomb
   becomes 256 MB).
 
-This module is the one place that reaches into kombu and py-amqp for that.
-``guarded_transport`` returns, for a plain ``redis://`` or ``amqp://`` broker,
+This module and ``redis_guard`` (the Redis half, imported only for Redis
+brokers: it loads redis-py) are the one place that reaches into kombu and
+py-amqp for that. ``guarded_transport`` returns, for a plain ``redis://`` or ``amqp://`` broker,
 a transport whose channels contain each failure: the message is refused with
 one log line naming no contents (Redis: the raw item moves to the queue's
 dead-letter list; RabbitMQ: a header that cannot be parsed is replaced by a
@@ -24,12 +25,10 @@ kombu still has the shape this code was written against (``kombu_shape_problem``
 and returns None (kombu's own transport, with a warning) when it does not.
 """
 
-import binascii
 import inspect
 import logging
 from collections.abc import Callable
 from functools import cache
-from queue import Empty
 from struct import error as StructError
 from struct import pack, unpack_from
 from typing import Any
@@ -37,10 +36,6 @@ from typing import Any
 from amqp import method_framing
 from kombu.message import Message as KombuMessage
 from kombu.transport import pyamqp
-from kombu.transport import redis as kombu_redis
-from kombu.transport.virtual import base as virtual
-from kombu.utils.encoding import bytes_to_str
-from kombu.utils.json import dumps, loads
 
 from spakky.dispatch.celery.consumer import (
     DEFAULT_DEAD_LETTER_LIMIT,
@@ -49,62 +44,9 @@ from spakky.dispatch.celery.consumer import (
 )
 from spakky.dispatch.celery.inflate import InflatePolicy, MessageRefused
 from spakky.dispatch.celery.logs import escape
+from spakky.dispatch.celery.redis_unacked import UnackedRecovery
 
 logger = logging.getLogger(__name__)
-
-DEAD_LETTER_SUFFIX = ".dead-letter"
-"""Redis: refused messages of queue ``q`` go to the list ``q.dead-letter``."""
-
-MAX_ENVELOPE_DEPTH = 32
-"""Deepest nesting of a Redis envelope's JSON a worker accepts."""
-
-
-def envelope_depth_problem(payload: object, limit: int = MAX_ENVELOPE_DEPTH) -> bool:
-    """Whether ``payload`` nests containers deeper than ``limit`` (no recursion)."""
-    stack: list[tuple[object, int]] = [(payload, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > limit:
-            return True
-        if isinstance(value, dict):
-            stack.extend((item, depth + 1) for item in value.values())
-        elif isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
-    return False
-
-
-def parse_envelope(item: bytes) -> dict[str, Any]:
-    """The kombu envelope in a Redis list item; raises ``MessageRefused`` naming why."""
-    try:
-        text = item.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise MessageRefused(f"it is not valid UTF-8 at byte {error.start}") from None
-    try:
-        payload = loads(text)
-    except RecursionError:
-        raise MessageRefused("its JSON nests too deep to parse") from None
-    except ValueError as error:
-        where = getattr(error, "pos", None)
-        at = f" at character {where}" if isinstance(where, int) else ""
-        raise MessageRefused(f"it is not JSON{at}") from None
-    if not isinstance(payload, dict):
-        raise MessageRefused(f"it is a JSON {type(payload).__name__}, not an object")
-    properties = payload.get("properties")
-    info = properties.get("delivery_info") if isinstance(properties, dict) else None
-    if (
-        not isinstance(properties, dict)
-        or not isinstance(info, dict)
-        or "exchange" not in info
-        or "routing_key" not in info
-        or not isinstance(properties.get("delivery_tag"), str | int)
-    ):
-        raise MessageRefused("its envelope lacks kombu's properties")
-    for name, kinds in (("headers", dict), ("body", str), ("content-type", str)):
-        if payload.get(name) is not None and not isinstance(payload[name], kinds):
-            raise MessageRefused(f"its {name!r} is a {type(payload[name]).__name__}")
-    if envelope_depth_problem(payload):
-        raise MessageRefused(f"it nests deeper than {MAX_ENVELOPE_DEPTH} levels")
-    return payload
 
 
 class _PolicyMessage(KombuMessage):
@@ -134,20 +76,6 @@ class _PolicyMessage(KombuMessage):
 
 class GuardedAmqpMessage(pyamqp.Message, _PolicyMessage):
     """A RabbitMQ message of a guarded channel."""
-
-
-class GuardedRedisMessage(virtual.Message, _PolicyMessage):
-    """A Redis message of a guarded channel; a body that is not base64 is refused."""
-
-    def __init__(self, payload: Any, channel: Any = None, **kwargs: Any) -> None:
-        try:
-            super().__init__(payload, channel=channel, **kwargs)
-        except (binascii.Error, ValueError, TypeError):
-            super().__init__({**payload, "body": ""}, channel=channel, **kwargs)
-            self._raw = payload
-            self.errors = [
-                (MessageRefused, MessageRefused("its body is not valid base64"), None)
-            ]
 
 
 # --- RabbitMQ: a content header py-amqp cannot parse -------------------------
@@ -232,209 +160,121 @@ class GuardedAmqpConnection(pyamqp.Connection):
         super().__init__(*args, **kwargs)
 
 
-class GuardedAmqpTransport(pyamqp.Transport):
+class ShownAsScheme(type):
+    """Shows a transport class as its URL scheme.
+
+    kombu writes a connection passed a transport class as ``<class ...>://``
+    in "Connected to" and "Cannot connect to" lines; ours read ``redis://``.
+    """
+
+    scheme: str
+
+    def __str__(cls) -> str:
+        return cls.scheme
+
+
+class GuardedAmqpTransport(pyamqp.Transport, metaclass=ShownAsScheme):
     """kombu's py-amqp transport with guarded connections."""
 
     Connection = GuardedAmqpConnection
-
-
-# --- Redis: list items that are not kombu envelopes ---------------------------
-
-
-class GuardedQoS(kombu_redis.QoS):
-    """kombu's Redis QoS; a message rejected without requeue is dead-lettered."""
-
-    channel: "GuardedRedisChannel"
-
-    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
-        if requeue or not self.channel.dead_letter_limit:
-            super().reject(delivery_tag, requeue=requeue)
-            return
-        self.channel.dead_letter_by_tag(delivery_tag)
-        virtual.QoS.ack(self, delivery_tag)
-
-
-class GuardedRedisChannel(kombu_redis.Channel):
-    """kombu's Redis channel, refusing list items it cannot decode.
-
-    An item that is not a kombu envelope moves, as read, to the list
-    ``<queue>.dead-letter`` (the newest ``dead_letter_limit`` are kept), with
-    one log line; a message rejected without requeue moves there too, as
-    RabbitMQ dead-letters it. A message handed back to its queue carries
-    ``x-spakky-redeliveries``, the number of times that happened.
-    """
-
-    Message = GuardedRedisMessage
-    QoS = GuardedQoS
-    inflate_policy = InflatePolicy()
-    dead_letter_limit = DEFAULT_DEAD_LETTER_LIMIT
-
-    def _brpop_read(self, **options: Any) -> bool:
-        # kombu 5.7's Channel._brpop_read, delivering through _deliver_item.
-        this: Any = self  # kombu's stubs do not declare the channel's internals
-        try:
-            try:
-                dest__item = self.client.parse_response(
-                    self.client.connection, "BRPOP", **options
-                )
-            except this.connection_errors:
-                self.client.connection.disconnect()
-                raise
-            if dest__item:
-                dest, item = dest__item
-                dest = bytes_to_str(dest).rsplit(self.sep, 1)[0]
-                this._queue_cycle.rotate(dest)
-                self._deliver_item(dest, item)
-                return True
-            raise Empty()
-        finally:
-            self._in_poll = None
-            this._flush_brpop_reauth()
-
-    def _deliver_item(self, queue: str, item: bytes) -> None:
-        try:
-            payload = parse_envelope(item)
-        except MessageRefused as refusal:
-            self.dead_letter(queue, item, str(refusal))
-            return
-        self.connection._deliver(payload, queue)
-
-    def dead_letter_key(self, queue: str) -> str:
-        """The Redis list that keeps the refused messages of ``queue``."""
-        return f"{queue}{DEAD_LETTER_SUFFIX}"
-
-    def dead_letter(self, queue: str, item: bytes, reason: str) -> None:
-        """Move ``item`` (as read) to ``queue``'s dead-letter list, with one log line."""
-        where = "dropped"
-        if self.dead_letter_limit:
-            key = self.dead_letter_key(queue)
-            with self.conn_or_acquire() as client:
-                client.pipeline().lpush(key, item).ltrim(
-                    key, 0, self.dead_letter_limit - 1
-                ).execute()
-            where = f"moved to the Redis list {escape(key)!s}"
-        logger.error(
-            "Refused a message on queue %s: %s. It was %s; its contents are "
-            "not logged. The worker goes on.",
-            escape(queue),
-            reason,
-            where,
-        )
-
-    def dead_letter_by_tag(self, delivery_tag: str) -> None:
-        """Move an unacknowledged message to its queue's dead-letter list."""
-        qos: Any = self.qos
-        lookup: Any = self._lookup
-
-        def move(pipe: Any) -> None:
-            raw = pipe.hget(qos.unacked_key, delivery_tag)
-            pipe.multi()
-            qos._remove_from_indices(delivery_tag, pipe)
-            if raw:
-                payload, exchange, routing_key = loads(bytes_to_str(raw))
-                queues = list(lookup(exchange, routing_key)) or [routing_key]
-                key = self.dead_letter_key(str(queues[0]))
-                pipe.lpush(key, dumps(payload))
-                pipe.ltrim(key, 0, self.dead_letter_limit - 1)
-
-        with self.conn_or_acquire() as client:
-            client.transaction(move, qos.unacked_key)
-
-    def _do_restore_message(
-        self,
-        payload: Any,
-        exchange: str,
-        routing_key: str,
-        pipe: Any,
-        leftmost: bool = False,
-    ) -> None:
-        headers = payload.get("headers") if isinstance(payload, dict) else None
-        if isinstance(headers, dict):
-            count = headers.get(REDELIVERIES_HEADER)
-            headers[REDELIVERIES_HEADER] = (count if isinstance(count, int) else 0) + 1
-        restore: Any = super()._do_restore_message  # type: ignore[misc]  # not in kombu's stubs
-        restore(payload, exchange, routing_key, pipe, leftmost)
-
-
-class GuardedRedisTransport(kombu_redis.Transport):
-    """kombu's Redis transport with ``GuardedRedisChannel`` channels."""
-
-    Channel = GuardedRedisChannel
+    scheme = "amqp"
 
 
 # --- choosing and checking ----------------------------------------------------
 
-_STOCK_BRPOP_READ = (
-    "dest__item = self.client.parse_response(self.client.connection",
-    "self._queue_cycle.rotate(dest)",
-    "self.connection._deliver(loads(bytes_to_str(item)), dest)",
-    "self._flush_brpop_reauth()",
-)
 
-
-@cache
-def kombu_shape_problem() -> str | None:
-    """Why this module's overrides do not fit the installed kombu, or None."""
-    try:
-        channel: Any = kombu_redis.Channel
-        source = inspect.getsource(channel._brpop_read)
-        frames = inspect.signature(method_framing.frame_handler)
-        restore = inspect.signature(channel._do_restore_message)
-        connection = inspect.signature(pyamqp.Connection.__init__)
-    except (AttributeError, TypeError, OSError) as error:
-        return f"kombu or py-amqp changed ({type(error).__name__})"
-    checks = {
-        "Channel._brpop_read": all(part in source for part in _STOCK_BRPOP_READ),
+def _amqp_shape_checks() -> dict[str, bool]:
+    frames = inspect.signature(method_framing.frame_handler)
+    connection = inspect.signature(pyamqp.Connection.__init__)
+    return {
         "frame_handler": list(frames.parameters)[:2] == ["connection", "callback"],
-        "_do_restore_message": list(restore.parameters)[1:4]
-        == ["payload", "exchange", "routing_key"],
         "Connection(frame_handler=)": "frame_handler" in connection.parameters,
-        "QoS._remove_from_indices": hasattr(kombu_redis.QoS, "_remove_from_indices"),
-        "Channel.Message": kombu_redis.Channel.Message is virtual.Message,
         "pyamqp.Channel.Message": pyamqp.Channel.Message is pyamqp.Message,
     }
-    changed = [name for name, ok in checks.items() if not ok]
-    return f"changed: {', '.join(changed)}" if changed else None
 
 
-_KINDS: dict[str, type[Any]] = {
-    "redis": GuardedRedisTransport,
-    "amqp": GuardedAmqpTransport,
-    "pyamqp": GuardedAmqpTransport,
+def _redis_shape_checks() -> dict[str, bool]:
+    from spakky.dispatch.celery.redis_guard import redis_shape_checks
+
+    return redis_shape_checks()
+
+
+_CHECKS: dict[str, Callable[[], dict[str, bool]]] = {
+    "amqp": _amqp_shape_checks,
+    "redis": _redis_shape_checks,
 }
 
 
 @cache
-def _configured(kind: Any, policy: InflatePolicy, dead_letters: int) -> type[Any]:
-    base_channel = kind.Channel if kind is GuardedRedisTransport else GuardedAmqpChannel
-    channel = type(
-        base_channel.__name__,
-        (base_channel,),
-        {"inflate_policy": policy, "dead_letter_limit": dead_letters},
-    )
-    if kind is GuardedRedisTransport:
-        return type(kind.__name__, (kind,), {"Channel": channel})
+def kombu_shape_problem(kind: str | None = None) -> str | None:
+    """Why the overrides for ``kind`` (``redis``, ``amqp``; None: both) do not
+    fit the installed kombu and py-amqp, or None."""
+    checks: dict[str, bool] = {}
+    try:
+        for name, check in _CHECKS.items():
+            if kind in (None, name):
+                checks |= check()
+    except (AttributeError, TypeError, OSError) as error:
+        return f"kombu or py-amqp changed ({type(error).__name__})"
+    changed = [name for name, ok in checks.items() if not ok]
+    return f"changed: {', '.join(changed)}" if changed else None
+
+
+_KINDS = {"redis": "redis", "amqp": "amqp", "pyamqp": "amqp"}
+"""URL scheme -> the guarded transport for it."""
+
+
+def _transport_of(kind: str) -> type[Any]:
+    if kind == "amqp":
+        return GuardedAmqpTransport
+    # Imported here: kombu's Redis transport loads redis-py, which a
+    # RabbitMQ worker does not need.
+    from spakky.dispatch.celery.redis_guard import GuardedRedisTransport
+
+    return GuardedRedisTransport
+
+
+@cache
+def _configured(
+    kind: str,
+    policy: InflatePolicy,
+    dead_letters: int,
+    recovery: UnackedRecovery | None,
+) -> type[Any]:
+    transport: Any = _transport_of(kind)
+    settings: dict[str, Any] = {
+        "inflate_policy": policy,
+        "dead_letter_limit": dead_letters,
+    }
+    if kind == "redis":
+        settings["recovery"] = recovery
+        channel = type(transport.Channel.__name__, (transport.Channel,), settings)
+        return type(transport.__name__, (transport,), {"Channel": channel})
+    channel = type(GuardedAmqpChannel.__name__, (GuardedAmqpChannel,), settings)
     connection = type(
         GuardedAmqpConnection.__name__, (GuardedAmqpConnection,), {"Channel": channel}
     )
-    return type(kind.__name__, (kind,), {"Connection": connection})
+    return type(transport.__name__, (transport,), {"Connection": connection})
 
 
 def guarded_transport(
     url: str,
     policy: InflatePolicy,
     dead_letter_limit: int = DEFAULT_DEAD_LETTER_LIMIT,
+    recovery: UnackedRecovery | None = None,
 ) -> type[Any] | None:
     """The guarded transport class for a worker consuming from ``url``, or None.
 
     None for brokers this module does not cover (TLS, Sentinel, SQS, a list
     of different schemes) and, with a warning, when kombu changed shape.
+    ``recovery`` (Redis) settles what a broken connection left unsettled.
     """
     schemes = {u.strip().partition("://")[0] for u in url.split(";") if u.strip()}
-    kinds: set[Any] = {_KINDS.get(scheme) for scheme in schemes}
+    kinds = {_KINDS.get(scheme) for scheme in schemes}
     if len(kinds) != 1 or None in kinds:
         return None
-    problem = kombu_shape_problem()
+    kind = str(next(iter(kinds)))  # one kind: None was excluded above
+    problem = kombu_shape_problem(kind)
     if problem is not None:
         logger.warning(
             "spakky-celery: this kombu differs from the one its poison-message "
@@ -444,15 +284,13 @@ def guarded_transport(
             problem,
         )
         return None
-    kind: Any = next(iter(kinds))  # one transport class: None was excluded above
-    return _configured(kind, policy, dead_letter_limit)
+    return _configured(kind, policy, dead_letter_limit, recovery)
 
 
 __all__ = [
-    "DEAD_LETTER_SUFFIX",
     "REDELIVERIES_HEADER",
     "REFUSED_HEADER",
     "GuardedAmqpTransport",
-    "GuardedRedisTransport",
+    "ShownAsScheme",
     "guarded_transport",
 ]
