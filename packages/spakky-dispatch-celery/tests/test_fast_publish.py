@@ -1,9 +1,13 @@
 """The long-lived-producer publish path keeps Celery's contract.
 
 Messages are protocol-2 messages a stock Celery worker runs, task routes apply
-and ``before_task_publish`` / ``after_task_publish`` fire.
+and ``before_task_publish`` / ``after_task_publish`` fire. The fast path's
+guard: it runs only on the Celery it was checked against, and otherwise every
+call takes ``send_task`` (``test_fast_publish_wire.py`` compares the messages).
 """
 
+import inspect
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,8 +17,13 @@ from celery.contrib.testing.worker import start_worker
 from celery.signals import after_task_publish, before_task_publish
 from kombu import Queue
 
-from spakky.dispatch.celery import CeleryTaskSender
-from spakky.dispatch.celery.producer import stock_send_task
+from spakky.dispatch.celery import CeleryTaskSender, fast_publish
+from spakky.dispatch.celery.fast_publish import (
+    FAST_PUBLISH_KEY,
+    fast_publish_problem,
+    stock_send_task,
+)
+from spakky.dispatch.celery.producer import TaskPublisher
 from spakky.dispatch.core import DispatchOptions, TaskMessage
 
 
@@ -175,3 +184,163 @@ def test_fast_publish_celery_subclass_send_task_expect_override_used() -> None:
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         result = sender.send(TaskMessage(task_name="tenant.seen", headers={"x-h": "v"}))
         assert result.get(timeout=10) == "acme"
+
+
+class _Spy:
+    """Counts the calls an app makes to its own ``send_task``."""
+
+    def __init__(self, app: Celery) -> None:
+        self.calls = 0
+        self._send = app.send_task
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self._send(*args, **kwargs)
+
+
+def test_fast_publish_probe_installed_celery_expect_no_problem() -> None:
+    """The installed Celery is the one the copy was checked on.
+
+    Fails after a Celery update that touched ``send_task``: re-read its diff,
+    run ``test_fast_publish_wire.py`` and update ``SEND_TASK_SHA256``.
+    """
+    assert fast_publish_problem() is None
+
+
+@pytest.fixture
+def probe() -> Iterator[None]:
+    """A fresh probe and warning for the test, and again after it."""
+    fast_publish.fast_publish_problem.cache_clear()
+    fast_publish._warn.cache_clear()
+    yield
+    fast_publish.fast_publish_problem.cache_clear()
+    fast_publish._warn.cache_clear()
+
+
+@pytest.mark.usefixtures("probe")
+@pytest.mark.parametrize(
+    ("attribute", "value", "problem"),
+    [
+        ("CELERY_SERIES", frozenset({(4, 4)}), "is not a series the copy was checked"),
+        ("SEND_TASK_SHA256", "0" * 64, "changed: Celery.send_task"),
+    ],
+)
+def test_fast_publish_probe_other_celery_expect_problem(
+    monkeypatch: pytest.MonkeyPatch, attribute: str, value: object, problem: str
+) -> None:
+    """Another Celery series, or another ``send_task``, fails the probe."""
+    monkeypatch.setattr(fast_publish, attribute, value)
+    assert problem in str(fast_publish_problem())
+
+
+@pytest.mark.usefixtures("probe")
+def test_fast_publish_probe_unreadable_source_expect_problem(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Source that cannot be read (a zipped install) counts as a changed Celery."""
+
+    def unreadable(obj: object) -> str:
+        raise OSError("no source")
+
+    monkeypatch.setattr(inspect, "getsource", unreadable)
+    assert fast_publish_problem() == "Celery or kombu changed (OSError)"
+
+
+@pytest.mark.usefixtures("probe")
+def test_fast_publish_probe_fails_expect_one_warning_and_send_task_used(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With a Celery the copy does not fit, send_task publishes and workers run it."""
+    monkeypatch.setattr(fast_publish, "SEND_TASK_SHA256", "0" * 64)
+    app = _stock_app("fast-probe-failed")
+    spy = _Spy(app)
+    monkeypatch.setattr(app, "send_task", spy)
+    with caplog.at_level(logging.WARNING, logger=fast_publish.__name__):
+        sender = CeleryTaskSender(app)
+        CeleryTaskSender(app)
+    assert sender._publisher.fast is False
+    assert caplog.text.count("publish fast path") == 1
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        result = sender.send(TaskMessage(task_name="stock.add", args=(2, 3)))
+        assert result.get(timeout=10) == 5  # type: ignore[call-arg]
+    assert spy.calls == 1
+
+
+def test_fast_publish_turned_off_expect_send_task_and_kombu_transport(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``app.conf.spakky_fast_publish = False`` leaves every call to send_task."""
+    app = _stock_app("fast-off")
+    app.conf.broker_url = "redis://127.0.0.1:6379/9"
+    assert TaskPublisher(app).fast is True
+    assert TaskPublisher(app).transport is not None
+    app.conf[FAST_PUBLISH_KEY] = False
+    publisher = TaskPublisher(app)
+    assert (publisher.fast, publisher.transport) == (False, None)
+
+
+def test_fast_publish_task_level_expiry_expect_send_task(
+    published: list[tuple[str, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task whose own options set an expiry is sent by send_task, which owns it."""
+    app = _stock_app("fast-expires")
+
+    @app.task(name="stock.expiring", shared=False, expires=60)
+    def expiring() -> None: ...
+
+    app.finalize()
+    spy = _Spy(app)
+    monkeypatch.setattr(app, "send_task", spy)
+    CeleryTaskSender(app).send(TaskMessage(task_name="stock.expiring"))
+    CeleryTaskSender(app).send(TaskMessage(task_name="stock.add", args=(1, 1)))
+    assert spy.calls == 1
+    afters = [e for kind, e in published if kind == "after"]
+    assert afters[0]["headers"]["expires"] is not None
+    assert afters[1]["headers"]["expires"] is None
+
+
+def test_fast_publish_route_cache_full_expect_started_over(
+    published: list[tuple[str, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The route cache is bounded: when full it starts over, routes stay right."""
+    monkeypatch.setattr(fast_publish, "_MAX_ROUTES", 1)
+    app = _stock_app("fast-bounded")
+    app.conf.task_queues = [Queue("fast-bounded-default"), Queue("b1"), Queue("b2")]
+    publisher = fast_publish.FastPublisher(app)
+    with app.producer_or_acquire() as producer:
+        for queue in ("b1", "b2", "b1"):
+            publisher.publish(
+                producer, "stock.add", (1, 2), {}, None, None, {"queue": queue}
+            )
+    assert len(publisher._routes) == 1
+    keys = [e["routing_key"] for kind, e in published if kind == "after"]
+    assert keys == ["b1", "b2", "b1"]
+
+
+class _KeyOnlyRegistry:
+    """A task registry with item access only (``send_task`` accepts those)."""
+
+    def __init__(self, tasks: dict[str, object]) -> None:
+        self._tasks = tasks
+
+    def __getitem__(self, name: str) -> object:
+        return self._tasks[name]
+
+
+def test_fast_publish_registry_without_get_expect_lookup_by_key() -> None:
+    """A registry without ``get`` is read by key, a missing name gives None."""
+    app = _stock_app("fast-registry")
+    task = object()
+    app._tasks = _KeyOnlyRegistry({"known": task})  # type: ignore[assignment]
+    assert fast_publish._registered(app, "known") is task
+    assert fast_publish._registered(app, "unknown") is None
+
+
+def test_fast_publish_reset_without_producer_expect_nothing_to_release() -> None:
+    """Resetting a publisher that never published releases nothing and keeps working."""
+    app = _stock_app("fast-reset")
+    publisher = TaskPublisher(app)
+    publisher.reset()
+    publisher.publish("stock.add", (1, 2), {}, None, None, {})
+    publisher.reset()
+    publisher.reset()

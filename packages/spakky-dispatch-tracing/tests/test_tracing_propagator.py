@@ -14,7 +14,7 @@ from spakky.dispatch.tracing import (
     TraceScope,
     is_valid_trace_context,
 )
-from spakky.dispatch.tracing import propagator as propagator_module
+from spakky.dispatch.tracing import ids as ids_module
 
 from .tracing_fakes import (
     MALFORMED_TRACEPARENTS,
@@ -240,7 +240,7 @@ def test_trace_header_propagator_new_ids_expect_never_all_zeros(
     def getrandbits(bits: int) -> int:
         return next(draws)
 
-    monkeypatch.setattr(propagator_module, "getrandbits", getrandbits)
+    monkeypatch.setattr(ids_module, "getrandbits", getrandbits)
     propagator = TraceHeaderPropagator([W3CTracePropagator()])
     root = propagator.context_for({})
     child = propagator.context_for({"traceparent": TRACEPARENT})

@@ -8,6 +8,7 @@ from spakky.dispatch.celery.consumer import (
     MAX_MESSAGE_BYTES_KEY,
     MAX_REDELIVERIES_KEY,
 )
+from spakky.dispatch.celery.fast_publish import FAST_PUBLISH_KEY
 from spakky.dispatch.celery.urls import masked_url, scheme_of
 
 PUBLISH_TIMEOUT_KEY = "spakky_publish_timeout"
@@ -67,6 +68,7 @@ def build_celery_app(
     )
     app.conf[PUBLISH_TIMEOUT_KEY] = config.broker_socket_timeout
     app.conf[MAX_HEADER_BYTES_KEY] = config.max_header_bytes
+    app.conf[FAST_PUBLISH_KEY] = config.fast_publish
     app.conf[MAX_MESSAGE_BYTES_KEY] = config.max_message_bytes
     app.conf[MAX_REDELIVERIES_KEY] = config.max_redeliveries
     app.conf[DEAD_LETTER_LIMIT_KEY] = config.dead_letter_limit

@@ -133,6 +133,9 @@ class CeleryConfig(BaseSettings):
     publish_confirm: bool = True
     """Wait for the broker to confirm each publish (AMQP publisher confirms)."""
 
+    fast_publish: bool = True
+    """Publish with spakky's guarded fast paths (false: Celery's own send_task)."""
+
     broker_socket_timeout: float = Field(default=10.0, gt=0)
     """Seconds a publish waits on a connected broker that does not answer."""
 

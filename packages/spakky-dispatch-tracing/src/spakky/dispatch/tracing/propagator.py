@@ -1,29 +1,21 @@
 """``TraceHeaderPropagator``: the core's header port for spakky-tracing."""
 
 from collections.abc import Mapping, MutableMapping
-from random import getrandbits
 from types import TracebackType
 from typing import override
 
 from spakky.core.pod.annotations.order import Order
 from spakky.core.pod.annotations.pod import Pod
-from spakky.tracing import ITracePropagator, TraceContext, W3CTracePropagator
+from spakky.tracing import ITracePropagator, TraceContext
 
 from spakky.dispatch.core import IHeaderPropagator, TaskCall
 from spakky.dispatch.tracing.composite import CompositeTracePropagator
-from spakky.dispatch.tracing.validation import TRACEPARENT_HEADER, parse_traceparent
+from spakky.dispatch.tracing.ids import new_root
+from spakky.dispatch.tracing.validation import TRACEPARENT_HEADER
+from spakky.dispatch.tracing.w3c_fast_path import child_of, uses_w3c_fast_path
 
 TRACE_PROPAGATION_ORDER = 200
 """``@Order`` of the trace propagator: after auth (100), so auth is outermost."""
-
-_TRACE_ID_HEX = 32
-"""Hex digits of a W3C trace id (128 bits); a span id has 16 (64 bits)."""
-_ROOT_ID_BITS = 192
-"""Random bits of a new root: its trace id and its span id."""
-_SPAN_ID_BITS = 64
-"""Random bits of a span id."""
-_ZERO_TRACE_ID = "0" * 32
-_ZERO_SPAN_ID = "0" * 16
 
 
 class TraceScope:
@@ -72,7 +64,9 @@ class TraceHeaderPropagator(IHeaderPropagator):
     context in its format (nothing when no context is current, or when no
     propagator is registered). Worker: the task runs in a child span of the
     carried context, or in a new root trace when the headers carry none that
-    is valid; the previous context comes back after the task.
+    is valid; the previous context comes back after the task. With only
+    spakky-tracing's ``W3CTracePropagator``, ``w3c_fast_path`` reads the
+    header in one parse (guarded, and compared with this path in tests).
     """
 
     _composite: CompositeTracePropagator
@@ -82,9 +76,7 @@ class TraceHeaderPropagator(IHeaderPropagator):
     def __init__(self, propagators: list[ITracePropagator] | None = None) -> None:
         self._composite = CompositeTracePropagator(propagators or ())
         self._fields = frozenset(self._composite.fields())
-        self._w3c_only = [type(each) for each in self._composite.propagators] == [
-            W3CTracePropagator
-        ]
+        self._w3c_only = uses_w3c_fast_path(self._composite.propagators)
 
     @property
     def composite(self) -> CompositeTracePropagator:
@@ -105,7 +97,7 @@ class TraceHeaderPropagator(IHeaderPropagator):
 
     @override
     def restore(self, carrier: Mapping[str, str], call: TaskCall) -> TraceScope:
-        return TraceScope(self.context_for(carrier) if carrier else _new_root())
+        return TraceScope(self.context_for(carrier) if carrier else new_root())
 
     def context_for(self, carrier: Mapping[str, str]) -> TraceContext:
         """Return the context a task receiving ``carrier`` runs in.
@@ -113,51 +105,11 @@ class TraceHeaderPropagator(IHeaderPropagator):
         A child of the carried context, or a new root when there is none.
         """
         if not carrier:
-            return _new_root()
+            return new_root()
         if self._w3c_only:
-            return _child_of(carrier.get(TRACEPARENT_HEADER))
+            return child_of(carrier.get(TRACEPARENT_HEADER))
         parent = self._composite.extract(carrier)
-        return _new_root() if parent is None else parent.child()
-
-
-def _child_of(traceparent: str | None) -> TraceContext:
-    """A child of ``traceparent``, or a new root when it is absent or invalid.
-
-    What the composite gives with spakky-tracing's ``W3CTracePropagator`` as
-    its only propagator (validate, ``from_traceparent``, check, ``child()``),
-    parsed once.
-    """
-    parent = None if traceparent is None else parse_traceparent(traceparent)
-    if parent is None:
-        return _new_root()
-    trace_id, span_id, flags = parent
-    return TraceContext(
-        trace_id=trace_id,
-        span_id=_new_span_id(),
-        parent_span_id=span_id,
-        trace_flags=flags,
-    )
-
-
-# The ids of the spans a worker opens come from Python's PRNG, as with
-# OpenTelemetry's default id generator: trace ids are not secrets, and unlike
-# ``secrets.token_hex`` (spakky-tracing's) it costs no system call per task.
-# ``random`` reseeds itself in a forked child, so prefork workers differ.
-
-
-def _new_root() -> TraceContext:
-    """A new root context: fresh random trace and span ids, neither all zeros."""
-    ids = f"{getrandbits(_ROOT_ID_BITS):048x}"
-    trace_id, span_id = ids[:_TRACE_ID_HEX], ids[_TRACE_ID_HEX:]
-    if trace_id == _ZERO_TRACE_ID or span_id == _ZERO_SPAN_ID:
-        return _new_root()  # W3C forbids all-zero ids
-    return TraceContext(trace_id=trace_id, span_id=span_id)
-
-
-def _new_span_id() -> str:
-    """A fresh random span id, never all zeros."""
-    span_id = f"{getrandbits(_SPAN_ID_BITS):016x}"
-    return _new_span_id() if span_id == _ZERO_SPAN_ID else span_id
+        return new_root() if parent is None else parent.child()
 
 
 TRACING_COMPONENTS: tuple[type, ...] = (TraceHeaderPropagator,)

@@ -4,11 +4,8 @@ import asyncio
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import copy_context
-from inspect import ismethod
 from typing import Any, cast
 
-from spakky.core.aop.aspect import Aspect, AsyncAspect
-from spakky.core.common.proxy import ProxyFactory
 from spakky.core.pod.annotations.pod import Pod
 from spakky.core.pod.interfaces.application_context import IApplicationContext
 from spakky.core.pod.interfaces.aware.application_context_aware import (
@@ -22,6 +19,7 @@ from spakky.dispatch.core.error import AbstractSpakkyDispatchError, RetryableTas
 from spakky.dispatch.core.loop import EventLoopRunner
 from spakky.dispatch.core.message import TaskMessage
 from spakky.dispatch.core.propagation import HeaderPropagation
+from spakky.dispatch.core.proxy_bypass import own_method, passes_through
 from spakky.dispatch.core.registry import TaskRegistry
 
 _NO_KWARGS: Mapping[str, object] = {}
@@ -50,8 +48,9 @@ class TaskInvoker(IApplicationContextAware):
     What does not change between tasks is worked out once per task: the bound
     method of a singleton handler is kept, and when the dispatch aspects are
     the only aspects of the method (they let every call through inside a
-    worker-side task) the handler's own method is called, skipping the proxy.
-    Handlers of other scopes are still resolved for every task.
+    worker-side task) the handler's own method is called, skipping the proxy
+    (``proxy_bypass``, guarded by a check of spakky-core's proxy). Handlers of
+    other scopes are still resolved for every task.
     """
 
     _registry: TaskRegistry
@@ -217,9 +216,11 @@ class TaskInvoker(IApplicationContextAware):
         handler = context.get(task.handler_type, task.pod_name)
         method: Any = getattr(handler, task.method_name)
         if target.direct is None:
-            target.direct = _passes_through(context, handler, method)
+            target.direct = passes_through(context, handler, method, _DISPATCH_ASPECTS)
         # When direct, the proxy's wrapper gives way to the handler's own method.
-        resolved: Callable[..., Any] = method.__wrapped__ if target.direct else method
+        resolved: Callable[..., Any] = (
+            own_method(method) or method if target.direct else method
+        )
         if task.singleton:
             target.method = resolved
         return resolved
@@ -238,32 +239,6 @@ class _Target:
         self.task = task
         self.direct = None
         self.method = None
-
-
-def _passes_through(
-    context: IApplicationContext, handler: object, method: Callable[..., Any]
-) -> bool:
-    """Whether the proxied ``handler``'s own method may be called instead.
-
-    True only when ``handler`` is an aspect proxy and no aspect of the
-    container but the dispatch aspects (which inside a worker-side task only
-    call the method) matches the method; any other aspect keeps the proxy.
-    """
-    getter = vars(type(handler)).get("__getattribute__")
-    inner = getattr(method, "__wrapped__", None)
-    if not isinstance(getattr(getter, "__self__", None), ProxyFactory) or not (
-        ismethod(inner)
-    ):
-        return False
-    for pod in context.pods.values():
-        kind = pod.target
-        if kind in _DISPATCH_ASPECTS:
-            continue
-        if (Aspect.exists(kind) and Aspect.get(kind).matches(inner)) or (
-            AsyncAspect.exists(kind) and AsyncAspect.get(kind).matches(inner)
-        ):
-            return False
-    return True
 
 
 @contextmanager
