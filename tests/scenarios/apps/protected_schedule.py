@@ -1,42 +1,36 @@
 """An application with a protected @schedule method: it must refuse to start.
 
-``-A tests.e2e.apps.auth_schedule:celery`` fails while loading, naming the method.
+``spakky-celery worker tests.scenarios.apps.protected_schedule:celery_app`` (or
+``spakky-taskiq worker ...:taskiq_app``) fails while loading, naming the method.
 """
 
 from datetime import timedelta
+from functools import partial
 
 import spakky.plugins.cryptography
 from spakky.auth import require_role
-from spakky.core.application.application import SpakkyApplication
-from spakky.core.application.application_context import ApplicationContext
 from spakky.task import TaskHandler, schedule
 
-import spakky.plugins.celery
-from tests.support.apps import celery_attributes
+from tests.support.apps import build_app
 
 
 @TaskHandler()
 class LedgerMaintenance:
-    """A scheduled job that asks for a role no beat tick can carry."""
+    """A scheduled job that asks for a role no scheduler tick can carry."""
 
     @require_role("ops")
     @schedule(interval=timedelta(seconds=1))
     def reconcile(self) -> None: ...
 
 
-def build_app() -> SpakkyApplication:
+def _build(transport: str) -> object:
     """The application; ``start()`` raises ``ProtectedScheduleError``."""
-    return (
-        SpakkyApplication(ApplicationContext())
-        .load_plugins(
-            include={
-                spakky.plugins.celery.PLUGIN_NAME,
-                spakky.plugins.cryptography.PLUGIN_NAME,
-            }
-        )
-        .add(LedgerMaintenance)
-        .start()
+    return build_app(
+        transport,
+        LedgerMaintenance,
+        plugins={spakky.plugins.cryptography.PLUGIN_NAME},
     )
 
 
-__getattr__ = celery_attributes(celery=build_app)
+celery_app = partial(_build, "celery")
+taskiq_app = partial(_build, "taskiq")
