@@ -29,8 +29,8 @@ from tests.scenarios.apps.handlers import (
     AUTH_RUNS_VARIABLE,
     RECORDS_VARIABLE,
 )
-from tests.scenarios.transports import TRANSPORTS, Transport, drop_taskiq_queue
-from tests.scenarios.wire import Queued, take_queued
+from tests.scenarios.transports import TRANSPORTS, Transport
+from tests.scenarios.wire import Queued, drop_queue, take_queued
 from tests.support.brokers import RABBITMQ, REDIS, Broker, require_broker
 from tests.support.worker import WorkerProcess, spawn
 
@@ -119,9 +119,7 @@ class Stack:
             yield app, lambda: take_queued(self.transport, self.broker, queue)
         finally:
             app.stop()
-            take_queued(self.transport, self.broker, queue)
-            if self.transport.name == "taskiq":
-                drop_taskiq_queue(self.broker, queue)
+            drop_queue(self.transport, self.broker, queue)
 
 
 def own_settings(env: Mapping[str, str]) -> pytest.MonkeyPatch:
@@ -155,7 +153,7 @@ def running(
     """A worker of ``variant`` on a queue of its own, and a caller for it.
 
     Both start with the pair's settings alone; this process's environment is
-    left as it was.
+    left as it was. The queue is deleted afterwards.
     """
     (folder / "attempts").mkdir()
     queue = f"spakky-scn-{uuid.uuid4().hex[:12]}"
@@ -170,8 +168,7 @@ def running(
         AUTH_RUNS_VARIABLE: str(folder / "auth-runs.jsonl"),
     }
     with ExitStack() as stop:
-        if transport.name == "taskiq":
-            stop.callback(drop_taskiq_queue, broker, queue)
+        stop.callback(drop_queue, transport, broker, queue)
         patch = own_settings(env)
         try:
             worker = stop.enter_context(

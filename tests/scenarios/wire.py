@@ -19,7 +19,7 @@ from taskiq.kicker import AsyncKicker
 
 from spakky.dispatch.core import ITaskHandle, ITaskSender
 from spakky.dispatch.taskiq import BrokerLoop
-from tests.scenarios.transports import CELERY, Transport
+from tests.scenarios.transports import CELERY, Transport, drop_taskiq_queue
 from tests.support.brokers import REDIS, Broker
 
 
@@ -41,6 +41,17 @@ def take_queued(transport: Transport, broker: Broker, queue: str) -> list[Queued
     if broker is REDIS:
         return _taskiq_redis(broker, queue)
     return _amqp(broker, queue, celery=transport is CELERY)
+
+
+def drop_queue(transport: Transport, broker: Broker, queue: str) -> None:
+    """Delete ``queue`` (and a taskiq queue's dead letters) from the broker."""
+    if transport is not CELERY:
+        drop_taskiq_queue(broker, queue)
+    elif broker is REDIS:
+        redis.Redis.from_url(broker.url).delete(queue)
+    else:
+        with Connection(broker.url) as connection:
+            connection.default_channel.queue_delete(queue)
 
 
 def _celery_redis(broker: Broker, queue: str) -> list[Queued]:
