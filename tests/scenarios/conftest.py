@@ -32,7 +32,7 @@ from tests.scenarios.apps.handlers import (
 from tests.scenarios.transports import TRANSPORTS, Transport
 from tests.scenarios.wire import Queued, drop_queue, take_queued
 from tests.support.brokers import RABBITMQ, REDIS, Broker, require_broker
-from tests.support.worker import WorkerProcess, spawn
+from tests.support.worker import WorkerProcess, spawn, stop_all
 
 AUTH_RETRIES = 2
 """Retries of a task whose auth provider is unavailable (ERROR), in every worker."""
@@ -234,6 +234,9 @@ def variant(
             return started[name]
 
         yield get
+        # ``stack`` stops right after: let every worker of the pair shut down at once.
+        workers = [stack, *started.values()]
+        stop_all(each.worker.process for each in workers)
 
 
 @contextmanager
