@@ -31,10 +31,12 @@ def test_scenario_sync_and_async_tasks_expect_results_computed_by_worker(
 ) -> None:
     """Sync and async @task calls run on the worker with DI; values come back.
 
-    The sync task calls another @task inline and sees its own execution; the
-    async task reuses a loop-bound pool on the worker's long-lived loop and
-    awaits another @task inline; an async task is also dispatched from async
-    caller code and awaited with ``get_async``.
+    The call returns the transport's result handle. The sync task calls
+    another @task inline and sees its own execution; the dependency injected
+    into it was made in the worker process. The async task reuses a loop-bound
+    pool on the worker's long-lived loop and awaits another @task inline; an
+    async task is also dispatched from async caller code and awaited with
+    ``get_async``.
     """
     handler: Any = stack.app.container.get(OrderHandler)  # @task calls give handles
     placed = handler.place("ada", ["tea", "cake"])
@@ -47,7 +49,9 @@ def test_scenario_sync_and_async_tasks_expect_results_computed_by_worker(
     restocked = asyncio.run(restock_twice())
     value = placed.get(timeout=TIMEOUT)
 
-    assert value["greeting"].startswith("hello ada from greeter@")
+    assert isinstance(placed, stack.transport.handle_type)
+    assert placed.task_id
+    assert value["greeting"] == f"hello ada from greeter@{value['pid']}"
     assert value["label"] == "2 ITEMS"
     assert value["task"] == "tests.scenarios.apps.handlers.OrderHandler.place"
     assert value["task_id"] == placed.task_id

@@ -8,9 +8,12 @@ from typing import Any
 import pytest
 
 from tests.scenarios.apps.handlers import RECORDS_VARIABLE, Ticker
+from tests.scenarios.checks import assert_root
 from tests.scenarios.conftest import Stack
 
 pytestmark = pytest.mark.broker
+
+TICKER = f"{Ticker.__module__}.{Ticker.__qualname__}"
 
 
 def test_scenario_schedules_expect_ticks_run_by_worker_in_root_traces(
@@ -18,15 +21,27 @@ def test_scenario_schedules_expect_ticks_run_by_worker_in_root_traces(
 ) -> None:
     """Celery beat / taskiq's scheduler sends every interval schedule to the worker.
 
-    A schedule-only method and a ``@task`` + ``@schedule`` async method both
-    run repeatedly in the worker process, each run in a trace of its own (the
-    scheduler has no caller); the latter is also dispatchable by a call. A
-    method with ``@schedule_options`` receives the declared arguments.
+    A ``@task`` + ``@schedule`` async method called without a scheduler runs
+    once, as any task. Then the scheduler sends each interval schedule (its log
+    says so): a schedule-only method and the ``@task`` + ``@schedule`` method
+    both run repeatedly in the worker process, with their injected
+    dependency, each run in a root trace of its own (the scheduler has no
+    caller). A method with ``@schedule_options`` receives the declared
+    arguments.
     """
+    ticker: Any = stack.app.container.get(Ticker)
     start = len(stack.read(RECORDS_VARIABLE))
 
     def ticks() -> list[dict[str, Any]]:
         return [r for r in stack.read(RECORDS_VARIABLE)[start:] if "tick" in r]
+
+    async def tock() -> object:
+        handle = await ticker.tock()
+        return await handle.get_async(timeout=30)
+
+    assert asyncio.run(tock()) == "tock"
+    assert [run["tick"] for run in ticks()] == ["tock"]
+    start = len(stack.read(RECORDS_VARIABLE))
 
     with stack.scheduler() as scheduler:
         deadline = time.monotonic() + 40
@@ -36,22 +51,18 @@ def test_scenario_schedules_expect_ticks_run_by_worker_in_root_traces(
                 break
             time.sleep(0.5)
         log = scheduler.log
-    ticker: Any = stack.app.container.get(Ticker)
-
-    async def tock() -> object:
-        handle = await ticker.tock()
-        return await handle.get_async(timeout=30)
-
-    assert asyncio.run(tock()) == "tock"
 
     runs = ticks()
     names = [run["tick"] for run in runs]
     assert names.count("tick") >= 2, log + stack.worker.log
     assert names.count("tock") >= 2, log + stack.worker.log
+    for name in ("tick", "tock", "report"):
+        assert stack.transport.scheduler_sent.format(f"{TICKER}.{name}") in log
     scheduled = [run for run in runs if run["tick"] in ("tick", "tock")]
     assert {run["pid"] for run in scheduled} == {scheduled[0]["pid"]}
     assert scheduled[0]["pid"] != os.getpid()
-    assert all(run["parent_span_id"] is None for run in scheduled)
+    for run in scheduled:
+        assert_root(run)
     assert len({run["trace_id"] for run in scheduled}) == len(scheduled)
     # @schedule_options: every run gets the declared arguments.
     reports = [run for run in runs if run["tick"] == "report"]

@@ -8,6 +8,8 @@ from pathlib import Path
 import aio_pika
 import redis
 
+from spakky.dispatch.celery import CeleryTaskResult
+from spakky.dispatch.taskiq import TaskiqTaskResult
 from tests.support.brokers import Broker
 from tests.support.worker import quiet_options
 
@@ -37,10 +39,33 @@ class Transport:
     scheduler_ready: str
     """Log line printed once the scheduler runs."""
 
+    scheduler_sent: str
+    """The scheduler's log line for a message it sends; ``{}`` is the task name."""
+
+    handle_type: type
+    """The class of the result handles a ``@task`` call returns."""
+
+    failed_state: str | None
+    """What a failed task's handle says in ``state`` (a Celery extra), if it has one."""
+
+    result_key: str
+    """The result backend's key of a task's result; ``{}`` is the task id."""
+
+    sync_tasks_share_a_thread: bool
+    """Whether one worker process runs every sync task on the same thread.
+
+    Celery's solo pool does; taskiq runs sync tasks in its event loop's thread
+    pool (see docs/choosing-a-transport.md).
+    """
+
     @property
     def target(self) -> str:
         """The scenario application's factory for this transport."""
-        return f"tests.scenarios.apps.app:{self.name}_app"
+        return self.variant_target("app")
+
+    def variant_target(self, variant: str) -> str:
+        """The factory of a variant of the scenario application (``app``, ``b3``, ...)."""
+        return f"tests.scenarios.apps.app:{self.name}_{variant}"
 
     def env(self, broker: Broker, queue: str) -> dict[str, str]:
         """Settings pointing at ``broker``, its result backend and ``queue``."""
@@ -50,9 +75,9 @@ class Transport:
             f"{self.env_prefix}{self.queue_setting}": queue,
         }
 
-    def worker_argv(self) -> list[str]:
-        """The worker command line."""
-        argv = [sys.executable, "-m", self.cli, "worker", self.target]
+    def worker_argv(self, target: str | None = None) -> list[str]:
+        """The worker command line for ``target`` (the scenario application)."""
+        argv = [sys.executable, "-m", self.cli, "worker", target or self.target]
         if self.name == "celery":
             return [*argv, "--pool", "solo", *quiet_options("worker")]
         return [*argv, "--workers", "1"]
@@ -81,6 +106,11 @@ CELERY = Transport(
     worker_ready="ready.",
     scheduler_command="beat",
     scheduler_ready="beat: Starting",
+    scheduler_sent="Sending due task {0} ({0})",
+    handle_type=CeleryTaskResult,
+    failed_state="FAILURE",
+    result_key="celery-task-meta-{}",
+    sync_tasks_share_a_thread=True,
 )
 TASKIQ = Transport(
     name="taskiq",
@@ -90,6 +120,11 @@ TASKIQ = Transport(
     worker_ready="Listening started.",
     scheduler_command="scheduler",
     scheduler_ready="Startup completed.",
+    scheduler_sent="Sending task {} with schedule_id",
+    handle_type=TaskiqTaskResult,
+    failed_state=None,
+    result_key="{}",
+    sync_tasks_share_a_thread=False,
 )
 TRANSPORTS = (CELERY, TASKIQ)
 

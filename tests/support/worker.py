@@ -6,8 +6,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,11 +93,28 @@ def spawn(
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
     """Stop a worker warmly, then by force."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    stop_all([process], timeout)
+
+
+def stop_all(
+    processes: Iterable[subprocess.Popen[bytes]], timeout: float = 15.0
+) -> None:
+    """Stop workers warmly, all at once so their shutdowns overlap, then by force.
+
+    (A Celery worker on RabbitMQ takes about 10 s to shut down warmly.)
+    """
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
+        _signal(process, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in running:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal(process, signal.SIGKILL)
+            process.wait()
+
+
+def _signal(process: subprocess.Popen[bytes], number: signal.Signals) -> None:
+    with suppress(ProcessLookupError):  # it ended in the meantime
+        os.killpg(process.pid, number)

@@ -7,12 +7,11 @@ from typing import Any
 
 from celery import Celery, current_task
 from spakky.core.application.application import SpakkyApplication
-from spakky.core.application.application_context import ApplicationContext
 from spakky.core.pod.annotations.pod import Pod
 from spakky.task import TaskHandler, task
 
-import spakky.plugins.celery
 from spakky.dispatch.celery import CeleryConfig, build_celery_app
+from tests.support.apps import build_app as build
 
 
 class TenantCelery(Celery):
@@ -42,10 +41,4 @@ class TenantProbe:
 
 def build_app() -> SpakkyApplication:
     """A fresh application on the subclass, from ``SPAKKY_CELERY__*``."""
-    return (
-        SpakkyApplication(ApplicationContext())
-        .add(tenant_celery)
-        .load_plugins(include={spakky.plugins.celery.PLUGIN_NAME})
-        .add(TenantProbe)
-        .start()
-    )
+    return build("celery", TenantProbe, first=(tenant_celery,))

@@ -9,18 +9,16 @@ import spakky.data
 import spakky.plugins.cryptography
 import spakky.plugins.sqlalchemy
 from spakky.core.application.application import SpakkyApplication
-from spakky.core.application.application_context import ApplicationContext
 from spakky.tracing import PLUGIN_NAME as TRACING_PLUGIN_NAME
 
 import spakky.dispatch.outbox
-import spakky.plugins.celery
-import spakky.plugins.taskiq
 from tests.outbox.apps.shop_handlers import (
     ClaimsRoleChecker,
     MailTasks,
     PlaceOrder,
     PlaceOrderAsync,
 )
+from tests.support.apps import build_app as build
 from tests.support.apps import celery_attributes
 
 BASE_PLUGINS = {
@@ -32,23 +30,17 @@ BASE_PLUGINS = {
 }
 
 
+PODS = (MailTasks, PlaceOrder, PlaceOrderAsync, ClaimsRoleChecker)
+
+
 def build_app() -> SpakkyApplication:
     """The shop on Celery, from the current environment."""
-    return _build(spakky.plugins.celery.PLUGIN_NAME)
+    return build("celery", *PODS, plugins=BASE_PLUGINS)
 
 
 def build_taskiq_app() -> SpakkyApplication:
     """The shop on taskiq, from the current environment."""
-    return _build(spakky.plugins.taskiq.PLUGIN_NAME)
-
-
-def _build(transport: object) -> SpakkyApplication:
-    app = SpakkyApplication(ApplicationContext()).load_plugins(
-        include={*BASE_PLUGINS, transport}  # type: ignore[arg-type]
-    )
-    for pod in (MailTasks, PlaceOrder, PlaceOrderAsync, ClaimsRoleChecker):
-        app.add(pod)
-    return app.start()
+    return build("taskiq", *PODS, plugins=BASE_PLUGINS)
 
 
 __getattr__ = celery_attributes(celery=build_app)

@@ -59,13 +59,31 @@ def append(variable: str, record: dict[str, object]) -> None:
 
 
 def observed_trace() -> dict[str, object]:
-    """The trace context current in the running task."""
+    """The trace context current in the running task, and where the task runs."""
     context = TraceContext.get()
     return {
         "trace_id": None if context is None else context.trace_id,
         "span_id": None if context is None else context.span_id,
         "parent_span_id": None if context is None else context.parent_span_id,
+        "trace_flags": None if context is None else context.trace_flags,
+        "pid": os.getpid(),
+        "thread": threading.get_ident(),
     }
+
+
+def _failure() -> ValueError:
+    context = TraceContext.get()
+    return ValueError(
+        f"failed in trace {None if context is None else context.trace_id}"
+    )
+
+
+@Pod()
+class Journal:
+    """Injected into scheduled handlers: appends what ran to ``SCENARIO_RECORDS``."""
+
+    def write(self, name: str, **fields: object) -> None:
+        append(RECORDS_VARIABLE, {"tick": name, **fields})
 
 
 @Pod()
@@ -176,7 +194,7 @@ class TraceProbe(IApplicationContextAware):
 
     @task
     def observe(self, record: bool = False) -> dict[str, object]:
-        seen = {**observed_trace(), "thread": threading.get_ident()}
+        seen = observed_trace()
         if record:
             self._record(seen)
         return seen
@@ -188,6 +206,27 @@ class TraceProbe(IApplicationContextAware):
         if record:
             self._record(seen)
         return seen
+
+    @task
+    def leak(self) -> dict[str, object]:
+        """Replace the current context, as careless user code might."""
+        TraceContext.set(TraceContext.new_root())
+        return observed_trace()
+
+    @task
+    async def leak_async(self) -> dict[str, object]:
+        TraceContext.set(TraceContext.new_root())
+        await asyncio.sleep(0)
+        return observed_trace()
+
+    @task
+    def fail(self) -> None:
+        raise _failure()
+
+    @task
+    async def fail_async(self) -> None:
+        await asyncio.sleep(0)
+        raise _failure()
 
     @task
     def fan_out(self) -> dict[str, object]:
@@ -250,37 +289,36 @@ def _outcome(error: Exception) -> dict[str, object]:
 
 @TaskHandler()
 class Ticker:
-    """Scheduled methods; one is also a task. Runs are recorded with their trace."""
+    """Scheduled methods; one is also a task. Runs are recorded with their trace.
+
+    The records go through an injected ``Journal``: a run proves DI ran too.
+    """
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
 
     @schedule(interval=timedelta(seconds=1))
     def tick(self) -> None:
-        append(
-            RECORDS_VARIABLE, {"tick": "tick", "pid": os.getpid(), **observed_trace()}
-        )
+        self.journal.write("tick", **observed_trace())
 
     @task
     @schedule(interval=timedelta(seconds=1))
     async def tock(self) -> str:
-        append(
-            RECORDS_VARIABLE, {"tick": "tock", "pid": os.getpid(), **observed_trace()}
-        )
+        self.journal.write("tock", **observed_trace())
         return "tock"
 
     @schedule(interval=timedelta(seconds=1))
     @schedule_options(args=("eu",), kwargs={"full": True}, expires=30)
     def report(self, region: str, *, full: bool = False) -> None:
-        append(
-            RECORDS_VARIABLE,
-            {"tick": "report", "region": region, "full": full, "pid": os.getpid()},
-        )
+        self.journal.write("report", region=region, full=full, pid=os.getpid())
 
     @schedule(at=time(3, 0))
     def nightly(self) -> None:
-        append(RECORDS_VARIABLE, {"tick": "nightly"})
+        self.journal.write("nightly")
 
     @schedule(crontab=Crontab(weekday=Weekday.MONDAY, hour=9))
     def weekly(self) -> None:
-        append(RECORDS_VARIABLE, {"tick": "weekly"})
+        self.journal.write("weekly")
 
 
 @Pod()
@@ -302,7 +340,7 @@ class PermissionServiceDown(IPermissionChecker):
     def check_permission(
         self, request: PermissionCheckRequest
     ) -> AuthorizationDecision:
-        append(AUTH_RUNS_VARIABLE, {"attempt": "statement"})
+        append(AUTH_RUNS_VARIABLE, {"attempt": "statement", "at": clock.time()})
         raise ConnectionError("permission service unreachable")
 
 
@@ -321,11 +359,12 @@ class AccountHandler(IApplicationContextAware):
         assert self.context is not None
         value = self.context.get_context_value(AUTH_CONTEXT_CONTEXT_KEY)
         if not isinstance(value, AuthContext):
-            return {"subject": None}
+            return {"subject": None, "pid": os.getpid()}
         return {
             "subject": value.subject.id,
             "roles": list(value.roles),
             "carrier": value.credential_carrier is not None,
+            "pid": os.getpid(),
         }
 
     @protected

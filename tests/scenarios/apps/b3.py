@@ -1,4 +1,7 @@
-"""A second trace format for the end-to-end tests: B3 single header (``b3``)."""
+"""A second trace format for the scenarios: B3 single header (``b3``).
+
+Loaded only by the ``b3`` variant of the scenario application.
+"""
 
 from typing import override
 
