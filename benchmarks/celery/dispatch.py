@@ -10,7 +10,7 @@ from benchmarks.celery.env import BROKERS, broker_env, delete_queue
 from benchmarks.celery.old import OldColumn, old_samplers
 from benchmarks.harness.calls import ARGS, KWARGS, VARIANTS, caller_context
 from benchmarks.harness.core_api import TaskRegistry
-from benchmarks.harness.env import reachable, unique
+from benchmarks.harness.env import reachable_brokers, unique
 from benchmarks.harness.handler import BenchHandler
 from benchmarks.harness.rows import Row
 from benchmarks.harness.spakky_app import started
@@ -29,11 +29,7 @@ def dispatch_rows(
     distribution's app has the same Celery settings (``settings.copied``).
     """
     rows: list[Row] = []
-    for broker in brokers:
-        url = BROKERS[broker]
-        if not reachable(url):
-            print(f"  skipping dispatch on {broker}: not reachable")
-            continue
+    for broker, url in reachable_brokers(BROKERS, brokers, "dispatch"):
         variants = (*VARIANTS, NO_CONFIRMS) if broker == "rabbitmq" else VARIANTS
         for variant in variants:
             queue = unique("dispatch")
@@ -68,16 +64,7 @@ def dispatch_rows(
                     delete_queue(celery, queue)
             target = "≤ 0.75x" if broker != "memory" and variant == "tracing" else ""
             rows.append(
-                Row(
-                    section="1 dispatch",
-                    name=f"{broker}, {variant}",
-                    unit="µs/call",
-                    ours=stats["ours"],
-                    raw=stats["raw"],
-                    old=stats.get("old"),
-                    old_missing=old.missing,
-                    target=target,
-                )
+                old.row("dispatch", f"{broker}, {variant}", stats, target=target)
             )
     return rows
 

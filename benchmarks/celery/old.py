@@ -9,7 +9,8 @@ from pathlib import Path
 from benchmarks.harness.env import present
 from benchmarks.harness.oldvenv import OldEnvironment
 from benchmarks.harness.remote import Remote, remote
-from benchmarks.harness.timing import Sampler
+from benchmarks.harness.rows import Row
+from benchmarks.harness.timing import Sampler, Stat
 
 DRIVER = "benchmarks.celery.old_driver"
 OLD_APP = "benchmarks.celery.old_app"
@@ -32,6 +33,12 @@ class OldColumn:
     def missing(self) -> str:
         """Why the old column has no figures this run ('' when it has)."""
         return self.environment.missing
+
+    def row(
+        self, section: str, name: str, stats: Mapping[str, Stat], **fields: object
+    ) -> Row:
+        """A Celery row (``Row.of``), saying why the old figure is missing."""
+        return Row.of(section, name, stats, old_missing=self.missing, **fields)
 
     def log(self, name: str) -> Path:
         """A new log file of this run."""

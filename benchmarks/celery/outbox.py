@@ -104,22 +104,23 @@ def _measure(
             app.stop()
             client.delete(key)
     return [
-        Row(
-            section="5 outbox",
-            name="commit -> worker start, PostgreSQL + Redis",
+        Row.of(
+            "outbox",
+            "commit -> worker start, PostgreSQL + Redis",
+            {"ours": Stat.of(latency["outbox"]), "raw": Stat.of(latency["direct"])},
             unit="ms",
-            ours=Stat.of(latency["outbox"]),
-            raw=Stat.of(latency["direct"]),
             old_missing=OUTBOX_MISSING,
             target="raw = direct dispatch after commit",
             notes={"samples": len(latency["outbox"])},
         ),
-        Row(
-            section="5 outbox",
-            name=f"relay throughput, {tasks} tasks, PostgreSQL + Redis",
+        Row.of(
+            "outbox",
+            f"relay throughput, {tasks} tasks, PostgreSQL + Redis",
+            {
+                "ours": Stat.of(throughput["outbox"]),
+                "raw": Stat.of(throughput["direct"]),
+            },
             unit="tasks/s",
-            ours=Stat.of(throughput["outbox"]),
-            raw=Stat.of(throughput["direct"]),
             old_missing=OUTBOX_MISSING,
             target="raw = direct dispatch",
             higher_is_better=True,

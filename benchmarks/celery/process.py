@@ -13,7 +13,13 @@ from benchmarks.celery.apps import build_plugin
 from benchmarks.celery.env import BROKERS, REDIS_URL, broker_env, delete_queue
 from benchmarks.celery.old import OLD_APP, OldColumn
 from benchmarks.celery.raw_app import RAW_TICK, build_raw
-from benchmarks.harness.env import environment, present, reachable, unique
+from benchmarks.harness.env import (
+    environment,
+    present,
+    reachable,
+    reachable_brokers,
+    unique,
+)
 from benchmarks.harness.handler import BenchHandler
 from benchmarks.harness.processes import (
     StartUp,
@@ -24,13 +30,13 @@ from benchmarks.harness.processes import (
     this_python,
 )
 from benchmarks.harness.rows import Row
-from benchmarks.harness.timing import Stat, rotation
+from benchmarks.harness.timing import Stat, rotation, stats_of
 from benchmarks.harness.work import COUNTER_KEY_ENV, COUNTER_URL_ENV
 
 POOLS = {"solo": ("-P", "solo"), "prefork": ("-P", "prefork", "-c", "2")}
 TARGETS = {
     "raw": "benchmarks.celery.raw_app:raw_celery",
-    "plugin": "benchmarks.celery.apps:plugin_celery",
+    "ours": "benchmarks.celery.apps:plugin_celery",
     "old": f"{OLD_APP}:old_celery",
 }
 
@@ -44,7 +50,7 @@ def _sender(
         assert driver is not None
         return lambda n: driver.call("send", number=n)
     with environment(**env):
-        if side == "plugin":
+        if side == "ours":
             app = build_plugin()
             stack.callback(app.stop)
             tick = app.container.get(BenchHandler).tick
@@ -100,14 +106,14 @@ def process_rows(
     old: OldColumn,
 ) -> list[Row]:
     """Throughput through a real worker, and its idle RSS: ours, raw, 8.5.0."""
+    if not reachable(REDIS_URL):
+        print("  skipping end to end: the completion counter's Redis is not reachable")
+        return []
     rows: list[Row] = []
-    sides = ("raw", "plugin", "old") if old.python else ("raw", "plugin")
+    sides = ("raw", "ours", "old") if old.python else ("raw", "ours")
     rss: dict[str, list[float]] = {side: [] for side in sides}
     with tempfile.TemporaryDirectory(prefix="spakky-bench-") as tmp:
-        for broker in brokers:
-            if not reachable(BROKERS[broker]) or not reachable(REDIS_URL):
-                print(f"  skipping end to end on {broker}: not reachable")
-                continue
+        for broker, _ in reachable_brokers(BROKERS, brokers, "end to end"):
             for pool in pools:
                 results = {
                     side: _run_side(side, broker, pool, tasks, repeat, Path(tmp), old)
@@ -117,25 +123,21 @@ def process_rows(
                     if pool == "solo":
                         rss[side].append(mb)
                 rows.append(
-                    _row(
-                        "3 end to end",
+                    old.row(
+                        "e2e",
                         f"{broker}, {pool}, {tasks} tasks",
-                        "tasks/s",
-                        {side: samples for side, (samples, _) in results.items()},
-                        old,
+                        stats_of({side: rates for side, (rates, _) in results.items()}),
                         target="≥ 1.00x",
-                        higher_is_better=True,
                     )
                 )
-    if rss["plugin"]:
-        added = Stat.of(rss["plugin"]).median - Stat.of(rss["raw"]).median
+    if rss["ours"]:
+        added = Stat.of(rss["ours"]).median - Stat.of(rss["raw"]).median
         rows.append(
-            _row(
-                "4 footprint",
+            old.row(
+                "footprint",
                 "idle solo worker RSS",
-                "MB",
-                rss,
-                old,
+                stats_of(rss),
+                unit="MB",
                 target="≤ raw + 6 MB",
                 notes={"added_mb": added},
             )
@@ -143,37 +145,16 @@ def process_rows(
     return rows
 
 
-def _row(
-    section: str,
-    name: str,
-    unit: str,
-    samples: dict[str, list[float]],
-    old: OldColumn,
-    **extra: object,
-) -> Row:
-    """A row of samples per side (``plugin`` is ours)."""
-    return Row(
-        section=section,
-        name=name,
-        unit=unit,
-        ours=Stat.of(samples["plugin"]),
-        raw=Stat.of(samples["raw"]),
-        old=Stat.of(samples["old"]) if samples.get("old") else None,
-        old_missing=old.missing,
-        **extra,  # type: ignore[arg-type]
-    )
-
-
 START_UPS = {
     "raw": (["celery"], "benchmarks.celery.raw_app:build_raw"),
-    "plugin": (["spakky.plugins.celery"], "benchmarks.celery.apps:build_plugin"),
+    "ours": (["spakky.plugins.celery"], "benchmarks.celery.apps:build_plugin"),
     "old": (["spakky.plugins.celery"], f"{OLD_APP}:build_old"),
 }
 
 
 def import_rows(repeat: int, old: OldColumn) -> list[Row]:
     """Start-up in a fresh interpreter: import the plugin, boot the app."""
-    pythons = {"raw": this_python(), "plugin": this_python()}
+    pythons = {"raw": this_python(), "ours": this_python()}
     if old.python:
         pythons["old"] = str(old.python)
     for python in set(pythons.values()):
@@ -198,29 +179,23 @@ def import_rows(repeat: int, old: OldColumn) -> list[Row]:
             s: [r.import_ms + r.boot_ms for r in runs] for s, runs in measured.items()
         },
     }
-    return [
-        _row(
-            "4 footprint",
-            "import spakky.plugins.celery (raw: import celery)",
-            "ms",
-            figures["import"],
-            old,
-            target="≤ 1.00x old",
-            notes=notes,
-        ),
-        _row(
-            "4 footprint",
+    rows = (
+        ("import", "import spakky.plugins.celery (raw: import celery)", "≤ 1.00x old"),
+        (
+            "boot",
             "boot the worker app (import its module, build, start)",
-            "ms",
-            figures["boot"],
-            old,
-            target="≤ 1.00x old",
+            "≤ 1.00x old",
         ),
-        _row(
-            "4 footprint",
-            "import + build the worker app",
-            "ms",
-            figures["total"],
-            old,
-        ),
+        ("total", "import + build the worker app", ""),
+    )
+    return [
+        old.row(
+            "footprint",
+            name,
+            stats_of(figures[figure]),
+            unit="ms",
+            target=target,
+            notes=notes if figure == "import" else {},
+        )
+        for figure, name, target in rows
     ]

@@ -56,14 +56,10 @@ def worker_rows(number: int, repeat: int, old: OldColumn) -> list[Row]:
                         repeat=repeat,
                     )
                 rows.append(
-                    Row(
-                        section="2 worker",
-                        name=label,
-                        unit="µs/task",
-                        ours=stats["ours"],
-                        raw=stats["raw"],
-                        old=stats.get("old"),
-                        old_missing=old.missing,
+                    old.row(
+                        "worker",
+                        label,
+                        stats,
                         target="≤ 1.05x" if label.startswith("sync, no") else "",
                     )
                 )

@@ -108,13 +108,5 @@ class CoreApp:
 
 def cost_row(name: str, stats: dict[str, Stat], ours: str, raw: str, note: str) -> Row:
     """A cost row: side ``ours`` (with the adapter) against side ``raw``."""
-    return Row(
-        section=SECTION,
-        name=name,
-        unit="µs/call",
-        ours=stats[ours],
-        raw=stats[raw],
-        old_missing=OLD_MISSING,
-        target=note,
-        transport=TRANSPORT,
-    )
+    sides = {"ours": stats[ours], "raw": stats[raw]}
+    return Row.of("cost", name, sides, old_missing=OLD_MISSING, target=note)

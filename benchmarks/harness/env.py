@@ -3,7 +3,7 @@
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
@@ -22,6 +22,18 @@ def reachable(url: str) -> bool:
             return True
     except OSError:
         return False
+
+
+def reachable_brokers(
+    urls: Mapping[str, str], names: Iterable[str], section: str
+) -> Iterator[tuple[str, str]]:
+    """The brokers of ``names`` (and their URLs) that are reachable; the others
+    are skipped, saying so."""
+    for name in names:
+        if reachable(urls[name]):
+            yield name, urls[name]
+        else:
+            print(f"  skipping {section} on {name}: not reachable")
 
 
 def unique(prefix: str) -> str:

@@ -3,6 +3,7 @@
 import json
 import os
 import platform
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -12,6 +13,15 @@ from benchmarks.harness.timing import Stat
 OLD_VERSION = "8.5.0"
 """The old distribution of the ``old`` column: spakky-celery on PyPI."""
 OLD_LABEL = f"old {OLD_VERSION}"
+SECTIONS: dict[str, dict[str, object]] = {
+    "dispatch": {"section": "1 dispatch", "unit": "µs/call"},
+    "worker": {"section": "2 worker", "unit": "µs/task"},
+    "e2e": {"section": "3 end to end", "unit": "tasks/s", "higher_is_better": True},
+    "footprint": {"section": "4 footprint"},
+    "outbox": {"section": "5 outbox"},
+    "cost": {"section": "6 cost", "unit": "µs/call", "transport": "core"},
+}
+"""The printed section of each ``--only`` section, and what its rows share."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,6 +47,20 @@ class Row:
     transport: str = "celery"
     higher_is_better: bool = False
     notes: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, section: str, name: str, stats: Mapping[str, Stat], **fields: object
+    ) -> "Row":
+        """A row of ``section`` (a key of ``SECTIONS``) with the sides ``ours``,
+        ``raw`` and, when measured, ``old``."""
+        return cls(
+            name=name,
+            ours=stats["ours"],
+            raw=stats["raw"],
+            old=stats.get("old"),
+            **SECTIONS[section] | fields,  # type: ignore[arg-type]
+        )
 
     @property
     def ratio(self) -> float:

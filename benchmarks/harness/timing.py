@@ -30,6 +30,11 @@ class Stat:
         )
 
 
+def stats_of(samples: Mapping[str, list[float]]) -> dict[str, Stat]:
+    """The statistics of each side's samples (a side without any is left out)."""
+    return {side: Stat.of(values) for side, values in samples.items() if values}
+
+
 type Sampler = Callable[[int], float]
 """Runs ``number`` calls of one side and returns the time of one, in µs."""
 type AsyncSampler = Callable[[int], Awaitable[float]]
@@ -85,7 +90,7 @@ def compare(
         sample(warm_up(number))
     for name in rotation(list(samplers), repeat):
         samples[name].append(samplers[name](number))
-    return {name: Stat.of(values) for name, values in samples.items()}
+    return stats_of(samples)
 
 
 async def compare_async(
@@ -97,4 +102,4 @@ async def compare_async(
         await sample(warm_up(number))
     for name in rotation(list(samplers), repeat):
         samples[name].append(await samplers[name](number))
-    return {name: Stat.of(values) for name, values in samples.items()}
+    return stats_of(samples)

@@ -7,18 +7,17 @@ from spakky.core.application.application import SpakkyApplication
 from taskiq import AsyncBroker
 
 from benchmarks.harness.calls import ARGS, KWARGS, VARIANTS, caller_context
-from benchmarks.harness.env import environment, reachable, unique
+from benchmarks.harness.env import environment, reachable_brokers, unique
 from benchmarks.harness.handler import BenchHandler
 from benchmarks.harness.rows import Row
 from benchmarks.harness.spakky_app import started
 from benchmarks.harness.timing import Stat, async_sampler, compare_async
 from benchmarks.taskiq.apps import build_taskiq_plugin
 from benchmarks.taskiq.env import (
-    OLD_MISSING,
     TASKIQ_BROKERS,
-    TRANSPORT,
     delete_taskiq_queue,
     taskiq_env,
+    taskiq_row,
 )
 from benchmarks.taskiq.raw_app import RAW_AWORK, build_raw_taskiq
 
@@ -46,11 +45,7 @@ def dispatch_rows(number: int, repeat: int, brokers: tuple[str, ...]) -> list[Ro
     caller's loop first, as the raw broker is, so no hop is made.
     """
     rows: list[Row] = []
-    for broker in brokers:
-        url = TASKIQ_BROKERS[broker]
-        if not reachable(url):
-            print(f"  skipping taskiq dispatch on {broker}: not reachable")
-            continue
+    for broker, url in reachable_brokers(TASKIQ_BROKERS, brokers, "taskiq dispatch"):
         for variant in DISPATCH_VARIANTS:
             queue = unique("tq-dispatch")
             try:
@@ -58,22 +53,12 @@ def dispatch_rows(number: int, repeat: int, brokers: tuple[str, ...]) -> list[Ro
                     build_taskiq_plugin, taskiq_env(url, queue), variant
                 ) as app:
                     raw, tasks = raw_app(url, queue)
-                    ours, base = asyncio.run(
+                    stats = asyncio.run(
                         _dispatch(app, raw, tasks[RAW_AWORK], variant, number, repeat)
                     )
             finally:
                 delete_taskiq_queue(url, queue)
-            rows.append(
-                Row(
-                    section="1 dispatch",
-                    name=f"{broker}, {variant}",
-                    unit="µs/call",
-                    ours=ours,
-                    raw=base,
-                    old_missing=OLD_MISSING,
-                    transport=TRANSPORT,
-                )
-            )
+            rows.append(taskiq_row("dispatch", f"{broker}, {variant}", stats))
     return rows
 
 
@@ -84,7 +69,7 @@ async def _dispatch(
     variant: str,
     number: int,
     repeat: int,
-) -> tuple[Stat, Stat]:
+) -> dict[str, Stat]:
     handler = app.container.get(BenchHandler)
     ours_broker = broker_of(app)
     await raw.startup()
@@ -92,7 +77,7 @@ async def _dispatch(
         await ours_broker.startup()
     try:
         with caller_context(app, variant):
-            stats = await compare_async(
+            return await compare_async(
                 {
                     "ours": async_sampler(lambda: handler.awork(*ARGS, **KWARGS)),  # type: ignore[arg-type]
                     "raw": async_sampler(lambda: raw_task.kiq(*ARGS, **KWARGS)),
@@ -100,7 +85,6 @@ async def _dispatch(
                 number=number,
                 repeat=repeat,
             )
-            return stats["ours"], stats["raw"]
     finally:
         await raw.shutdown()
         if variant == CALLERS_LOOP:

@@ -1,6 +1,10 @@
 """Brokers and environment of the taskiq rows."""
 
+from collections.abc import Mapping
+
 from benchmarks.harness.env import RABBIT_URL
+from benchmarks.harness.rows import Row
+from benchmarks.harness.timing import Stat
 
 TASKIQ_REDIS_URL = "redis://127.0.0.1:6379/14"
 """Broker and counter DB of the taskiq benchmarks (nothing else uses DB 14 here)."""
@@ -45,3 +49,12 @@ def delete_taskiq_queue(url: str, queue: str) -> None:
             asyncio.run(drop())
     except Exception as error:  # the run's numbers matter more than cleanup
         print(f"  (could not delete queue {queue}: {error})")
+
+
+def taskiq_row(
+    section: str, name: str, stats: Mapping[str, Stat], **fields: object
+) -> Row:
+    """A taskiq row (``Row.of``): no old column, 8.5.0 has no taskiq transport."""
+    return Row.of(
+        section, name, stats, old_missing=OLD_MISSING, transport=TRANSPORT, **fields
+    )

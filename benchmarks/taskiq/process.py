@@ -11,7 +11,13 @@ from pathlib import Path
 import redis
 from tests.support.worker import spawn
 
-from benchmarks.harness.env import environment, present, reachable, unique
+from benchmarks.harness.env import (
+    environment,
+    present,
+    reachable,
+    reachable_brokers,
+    unique,
+)
 from benchmarks.harness.handler import BenchHandler
 from benchmarks.harness.processes import (
     compile_ours,
@@ -23,22 +29,21 @@ from benchmarks.harness.processes import (
     this_python,
 )
 from benchmarks.harness.rows import Row
-from benchmarks.harness.timing import Stat, rotation
+from benchmarks.harness.timing import Stat, rotation, stats_of
 from benchmarks.harness.work import COUNTER_KEY_ENV, COUNTER_URL_ENV
 from benchmarks.taskiq.apps import build_taskiq_plugin
 from benchmarks.taskiq.env import (
-    OLD_MISSING,
     TASKIQ_BROKERS,
     TASKIQ_REDIS_URL,
-    TRANSPORT,
     delete_taskiq_queue,
     taskiq_env,
+    taskiq_row,
 )
 from benchmarks.taskiq.raw_app import RAW_ATICK, RAW_TICK, build_raw_taskiq
 
 WORKER_READY = "Listening started."
 WORKERS = {
-    "plugin": [
+    "ours": [
         "spakky.plugins.taskiq.cli",
         "worker",
         "benchmarks.taskiq.apps:plugin_app",
@@ -60,7 +65,7 @@ def _senders(
     broker has the message).
     """
     with environment(**env):
-        if side == "plugin":
+        if side == "ours":
             app = build_taskiq_plugin()
             stack.callback(app.stop)
             handler = app.container.get(BenchHandler)
@@ -122,14 +127,18 @@ def process_rows(
     tasks: int, repeat: int, brokers: tuple[str, ...], kinds: tuple[str, ...]
 ) -> list[Row]:
     """Throughput through a real ``taskiq worker``, and its idle RSS, plugin vs raw."""
+    if not reachable(TASKIQ_REDIS_URL):
+        print(
+            "  skipping taskiq end to end: the completion counter's Redis is not reachable"
+        )
+        return []
     rows: list[Row] = []
-    rss: dict[str, list[float]] = {"plugin": [], "raw": []}
-    main_rss: dict[str, list[float]] = {"plugin": [], "raw": []}
+    rss: dict[str, list[float]] = {"ours": [], "raw": []}
+    main_rss: dict[str, list[float]] = {"ours": [], "raw": []}
     with tempfile.TemporaryDirectory(prefix="spakky-bench-taskiq-") as tmp:
-        for broker in brokers:
-            if not reachable(TASKIQ_BROKERS[broker]) or not reachable(TASKIQ_REDIS_URL):
-                print(f"  skipping taskiq end to end on {broker}: not reachable")
-                continue
+        for broker, _ in reachable_brokers(
+            TASKIQ_BROKERS, brokers, "taskiq end to end"
+        ):
             results = {
                 side: _run_side(
                     side,
@@ -139,54 +148,39 @@ def process_rows(
                     repeat,
                     Path(tmp) / f"{side}-{broker}-{uuid.uuid4().hex[:6]}.log",
                 )
-                for side in ("raw", "plugin")
+                for side in ("raw", "ours")
             }
             for side, (_, (worker_mb, main_mb)) in results.items():
                 rss[side].append(worker_mb)
                 main_rss[side].append(main_mb)
             rows += [
-                _row(
-                    "3 end to end",
+                taskiq_row(
+                    "e2e",
                     f"{broker}, {kind} task, {tasks} tasks",
-                    "tasks/s",
-                    {side: result[kind] for side, (result, _) in results.items()},
-                    higher_is_better=True,
+                    stats_of(
+                        {side: result[kind] for side, (result, _) in results.items()}
+                    ),
                 )
                 for kind in kinds
             ]
-    if rss["plugin"] and rss["raw"]:
-        added = Stat.of(rss["plugin"]).median - Stat.of(rss["raw"]).median
+    if rss["ours"] and rss["raw"]:
+        added = Stat.of(rss["ours"]).median - Stat.of(rss["raw"]).median
         main = {side: Stat.of(samples).median for side, samples in main_rss.items()}
         rows.append(
-            _row(
-                "4 footprint",
+            taskiq_row(
+                "footprint",
                 "idle worker process RSS",
-                "MB",
-                rss,
+                stats_of(rss),
+                unit="MB",
                 notes={"added_mb": added, "main_process_mb": main},
             )
         )
     return rows
 
 
-def _row(
-    section: str, name: str, unit: str, samples: dict[str, list[float]], **extra: object
-) -> Row:
-    return Row(
-        section=section,
-        name=name,
-        unit=unit,
-        ours=Stat.of(samples["plugin"]),
-        raw=Stat.of(samples["raw"]),
-        old_missing=OLD_MISSING,
-        transport=TRANSPORT,
-        **extra,  # type: ignore[arg-type]
-    )
-
-
 START_UPS = {
     "raw": (["taskiq"], "benchmarks.taskiq.raw_app:build_raw_taskiq"),
-    "plugin": (["spakky.plugins.taskiq"], "benchmarks.taskiq.apps:worker_broker"),
+    "ours": (["spakky.plugins.taskiq"], "benchmarks.taskiq.apps:worker_broker"),
 }
 
 
@@ -194,9 +188,16 @@ def import_rows(repeat: int) -> list[Row]:
     """Import and build the worker's broker in a fresh interpreter, plugin vs raw."""
     compile_ours(this_python())
     env = present(taskiq_env(TASKIQ_REDIS_URL, "spakky-bench-import"))
-    samples: dict[str, list[float]] = {"plugin": [], "raw": []}
+    samples: dict[str, list[float]] = {"ours": [], "raw": []}
     for side in rotation(list(samples), repeat):
         imports, build = START_UPS[side]
         measured = start_up(this_python(), imports, build, env)
         samples[side].append(measured.import_ms + measured.boot_ms)
-    return [_row("4 footprint", "import + build the worker's broker", "ms", samples)]
+    return [
+        taskiq_row(
+            "footprint",
+            "import + build the worker's broker",
+            stats_of(samples),
+            unit="ms",
+        )
+    ]

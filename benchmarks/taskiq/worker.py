@@ -16,7 +16,7 @@ from benchmarks.harness.spakky_app import started
 from benchmarks.harness.timing import Stat, async_sampler, compare_async
 from benchmarks.taskiq.apps import build_taskiq_plugin
 from benchmarks.taskiq.dispatch import broker_of, raw_app
-from benchmarks.taskiq.env import OLD_MISSING, TRANSPORT, taskiq_env
+from benchmarks.taskiq.env import taskiq_env, taskiq_row
 from benchmarks.taskiq.raw_app import RAW_AWORK, RAW_WORK
 from spakky.dispatch.taskiq.message import build_message, control_labels
 from spakky.dispatch.taskiq.receiver import GuardedReceiver
@@ -44,23 +44,13 @@ def worker_rows(number: int, repeat: int) -> list[Row]:
             for kind, method, raw_name in cases:
                 ours_wire = _plugin_wire(app, method, variant)
                 raw_wire = _raw_wire(raw, raw_name)
-                ours, base = asyncio.run(
+                stats = asyncio.run(
                     _receive(broker_of(app), ours_wire, raw, raw_wire, number, repeat)
                 )
                 label = f"{kind}, {variant}"
                 if kind == "async":
                     label += ": invoker's loop vs the worker's loop"
-                rows.append(
-                    Row(
-                        section="2 worker",
-                        name=label,
-                        unit="µs/task",
-                        ours=ours,
-                        raw=base,
-                        old_missing=OLD_MISSING,
-                        transport=TRANSPORT,
-                    )
-                )
+                rows.append(taskiq_row("worker", label, stats))
     return rows
 
 
@@ -99,7 +89,7 @@ async def _receive(
     raw_wire: bytes,
     number: int,
     repeat: int,
-) -> tuple[Stat, Stat]:
+) -> dict[str, Stat]:
     with ThreadPoolExecutor() as ours_pool, ThreadPoolExecutor() as raw_pool:
         receivers = [  # spakky-taskiq worker's receiver for ours, taskiq's for raw
             kind(broker, executor=pool, max_async_tasks=100)
@@ -121,7 +111,7 @@ async def _receive(
                 values.append(_stored(broker, wire))
             if values[0] != values[1]:
                 raise RuntimeError(f"different results: {values[0]!r} vs {values[1]!r}")
-            stats = await compare_async(
+            return await compare_async(
                 {
                     "ours": async_sampler(lambda: ours_rx.callback(ours_wire)),
                     "raw": async_sampler(lambda: raw_rx.callback(raw_wire)),
@@ -129,7 +119,6 @@ async def _receive(
                 number=number,
                 repeat=repeat,
             )
-            return stats["ours"], stats["raw"]
         finally:
             for broker in (ours_broker, raw_broker):
                 await broker.shutdown()
