@@ -34,10 +34,14 @@ SHARED = (
     "spakky-tracing",
     "spakky-auth",
     "spakky-cryptography",
+    "pyyaml",
+    "greenlet",
 )
-"""Installed beside the old plugin at our versions (redis-py and packaging for
-kombu's Redis transport,
-spakky-cryptography for signed snapshots: 8.5.0 requires none of them)."""
+"""Installed beside the old plugin at our versions. 8.5.0 requires none of
+redis-py and packaging (kombu's Redis transport), spakky-cryptography (signed
+snapshots), PyYAML and greenlet; kombu and Celery import the last two at
+start-up when they are installed, as they are in our workspace (through the
+docs and SQLAlchemy dependencies), so both sides load the same modules."""
 MARKER = "requirements.txt"
 """Written last: what the environment was built with."""
 
