@@ -8,12 +8,17 @@ from spakky.core.application.application import SpakkyApplication
 from benchmarks.celery.apps import build_plugin
 from benchmarks.celery.env import BROKERS, broker_env, delete_queue
 from benchmarks.celery.old import OldColumn, old_samplers
-from benchmarks.harness.calls import ARGS, KWARGS, VARIANTS, caller_context
+from benchmarks.harness.calls import (
+    ARGS,
+    KWARGS,
+    NO_PROPAGATORS,
+    VARIANTS,
+    caller_context,
+)
 from benchmarks.harness.core_api import TaskRegistry
 from benchmarks.harness.env import reachable_brokers, unique
-from benchmarks.harness.handler import BenchHandler
 from benchmarks.harness.rows import Row
-from benchmarks.harness.spakky_app import started
+from benchmarks.harness.spakky_app import measured_handler, measured_type, started
 from benchmarks.harness.timing import compare, sampler
 
 NO_CONFIRMS = "tracing, publisher confirms off"
@@ -41,7 +46,7 @@ def dispatch_rows(
                 old.driver(case, env) as driver,
             ):
                 celery = app.container.get(Celery)
-                handler = app.container.get(BenchHandler)
+                handler = measured_handler(app, variant)
                 try:
                     with caller_context(app, variant):
                         stats = compare(
@@ -69,9 +74,13 @@ def dispatch_rows(
     return rows
 
 
-def task_name(app: SpakkyApplication, method: str) -> str:
-    """The Celery task name of ``BenchHandler.<method>`` in our plugin's app."""
+def task_name(
+    app: SpakkyApplication, method: str, variant: str = NO_PROPAGATORS
+) -> str:
+    """The task name of ``<handler>.<method>`` in our plugin's app, for the
+    handler the variant's caller calls (``measured_type``)."""
+    suffix = f".{measured_type(variant).__name__}.{method}"
     for binding in app.container.get(TaskRegistry):
-        if binding.method_name == method:
+        if binding.name.endswith(suffix):
             return binding.name
-    raise LookupError(method)
+    raise LookupError(suffix)

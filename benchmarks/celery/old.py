@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.harness.calls import NO_PROPAGATORS, auth_env
 from benchmarks.harness.env import present
 from benchmarks.harness.oldvenv import OldEnvironment
 from benchmarks.harness.remote import Remote, remote
@@ -48,13 +49,17 @@ class OldColumn:
     def driver(
         self, case: Mapping[str, str], env: Mapping[str, str | None]
     ) -> Iterator[Remote | None]:
-        """The old distribution's driver for ``case``, or None without it."""
+        """The old distribution's driver for ``case``, or None without it.
+
+        It runs in ``env`` and the auth settings of the case's variant (its own
+        signing key: the old app signs and verifies its own snapshots).
+        """
         if self.python is None:
             yield None
             return
-        with remote(
-            self.python, DRIVER, case, present(dict(env)), self.log(case["kind"])
-        ) as driver:
+        variant = case.get("variant", NO_PROPAGATORS)
+        env = present({**env, **auth_env(variant)})
+        with remote(self.python, DRIVER, case, env, self.log(case["kind"])) as driver:
             yield driver
 
 

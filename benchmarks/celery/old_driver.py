@@ -24,14 +24,14 @@ from celery import Celery
 
 from benchmarks.celery.old_app import build_old
 from benchmarks.harness.calls import ARGS, KWARGS, caller_context, signed, traced
-from benchmarks.harness.handler import BenchHandler
 from benchmarks.harness.remote import serve
+from benchmarks.harness.spakky_app import measured_handler, measured_type
 from benchmarks.harness.timing import per_call_us
 
 
-def _task(celery: Celery, method: str) -> Any:
-    """The old plugin's Celery task for ``BenchHandler.<method>``."""
-    suffix = f".{BenchHandler.__name__}.{method}"
+def _task(celery: Celery, method: str, variant: str) -> Any:
+    """The old plugin's Celery task of the variant's ``<handler>.<method>``."""
+    suffix = f".{measured_type(variant).__name__}.{method}"
     return next(task for name, task in celery.tasks.items() if name.endswith(suffix))
 
 
@@ -47,7 +47,7 @@ def _sent_headers(app: Any, celery: Celery, variant: str) -> dict[str, object]:
     celery.send_task = capture  # type: ignore[method-assign]
     try:
         with caller_context(app, variant):
-            app.container.get(BenchHandler).work(*ARGS, **KWARGS)
+            measured_handler(app, variant).work(*ARGS, **KWARGS)
     finally:
         del celery.send_task  # the class's method again
     return sent
@@ -58,7 +58,7 @@ def main(case: dict[str, str]) -> None:
     variant = case.get("variant", "no propagators")
     app = build_old(tracing=traced(variant), auth=signed(variant))
     celery = app.container.get(Celery)
-    handler = app.container.get(BenchHandler)
+    handler = measured_handler(app, variant)
     commands: dict[str, Callable[..., dict[str, object]]] = {}
     with ExitStack() as stack:
         stack.callback(app.stop)
@@ -68,7 +68,7 @@ def main(case: dict[str, str]) -> None:
             commands["sample"] = lambda number: {"us": per_call_us(call, number)}
         elif case["kind"] == "worker":
             headers = _sent_headers(app, celery, variant)
-            task = _task(celery, case["method"])
+            task = _task(celery, case["method"], variant)
             apply = partial(task.apply, args=ARGS, kwargs=KWARGS, headers=headers)
             commands["sample"] = lambda number: {"us": per_call_us(apply, number)}
             commands["check"] = lambda: {"value": apply().get()}
@@ -77,7 +77,7 @@ def main(case: dict[str, str]) -> None:
         serve(commands)
 
 
-def _ticks(handler: BenchHandler, number: int) -> dict[str, object]:
+def _ticks(handler: Any, number: int) -> dict[str, object]:
     for _ in range(number):
         handler.tick()
     return {"sent": number}

@@ -20,6 +20,8 @@ from benchmarks.harness.spakky_app import started
 from benchmarks.harness.timing import compare, sampler
 
 ASYNC = "async: long-lived loop vs asyncio.run"
+TASK_ID = "spakky-bench-apply"
+"""The id our endpoint's task is applied as, and its headers were made for."""
 
 
 def worker_rows(number: int, repeat: int, old: OldColumn) -> list[Row]:
@@ -37,10 +39,11 @@ def worker_rows(number: int, repeat: int, old: OldColumn) -> list[Row]:
                 cases.append((ASYNC, "awork", RAW_AWORK, {}))
             for label, method, raw_name, sent in cases:
                 ours_call = partial(
-                    celery.tasks[task_name(app, method)].apply,
+                    celery.tasks[task_name(app, method, variant)].apply,
                     args=ARGS,
                     kwargs=KWARGS,
                     headers=sent,
+                    task_id=TASK_ID,
                 )
                 raw_call = partial(raw.tasks[raw_name].apply, args=ARGS, kwargs=KWARGS)
                 case = {"kind": "worker", "variant": variant, "method": method}
@@ -67,11 +70,12 @@ def worker_rows(number: int, repeat: int, old: OldColumn) -> list[Row]:
 
 
 def _headers(app: SpakkyApplication, variant: str) -> dict[str, str]:
-    """The headers a caller of ``variant`` sends with ``work``."""
-    binding = app.container.get(TaskRegistry).get(task_name(app, "work"))
+    """The headers a caller of ``variant`` sends with ``work`` as ``TASK_ID``
+    (a snapshot is bound to its message)."""
+    binding = app.container.get(TaskRegistry).get(task_name(app, "work", variant))
     with caller_context(app, variant):
         return app.container.get(HeaderPropagation).inject(
-            TaskCall(task=binding, task_id=None, args=ARGS, kwargs=KWARGS)
+            TaskCall(task=binding, task_id=TASK_ID, args=ARGS, kwargs=KWARGS)
         )
 
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from spakky.core.application.application import SpakkyApplication
 from spakky.core.application.application_context import ApplicationContext
@@ -21,7 +22,8 @@ def build_application(
 
     The tracing and auth plugins are loaded on demand, and their modules are
     imported only then, as an application that does not use them would not
-    import them (the idle-RSS and import rows load neither).
+    import them (the idle-RSS and import rows load neither). With auth, the
+    protected twin of the handler is added too (``measured_handler``).
     """
     plugins = {transport_plugin}
     if tracing:
@@ -33,7 +35,29 @@ def build_application(
 
         plugins.add(CRYPTOGRAPHY)
     app = SpakkyApplication(ApplicationContext()).load_plugins(include=plugins)  # type: ignore[arg-type]
-    return app.add(handler).start()
+    app.add(handler)
+    if auth:
+        from benchmarks.harness.protected import ProtectedBenchHandler
+
+        app.add(ProtectedBenchHandler)
+    return app.start()
+
+
+def measured_type(variant: str) -> type:
+    """The handler class whose ``work`` / ``awork`` the variant's caller calls:
+    the protected twin when the caller signs a snapshot."""
+    if signed(variant):
+        from benchmarks.harness.protected import ProtectedBenchHandler
+
+        return ProtectedBenchHandler
+    from benchmarks.harness.handler import BenchHandler
+
+    return BenchHandler
+
+
+def measured_handler(app: SpakkyApplication, variant: str) -> Any:
+    """The variant's handler (``measured_type``) in ``app``."""
+    return app.container.get(measured_type(variant))
 
 
 type Build = Callable[..., SpakkyApplication]

@@ -8,9 +8,8 @@ from taskiq import AsyncBroker
 
 from benchmarks.harness.calls import ARGS, KWARGS, VARIANTS, caller_context
 from benchmarks.harness.env import environment, reachable_brokers, unique
-from benchmarks.harness.handler import BenchHandler
 from benchmarks.harness.rows import Row
-from benchmarks.harness.spakky_app import started
+from benchmarks.harness.spakky_app import measured_handler, started
 from benchmarks.harness.timing import Stat, async_sampler, compare_async
 from benchmarks.taskiq.apps import build_taskiq_plugin
 from benchmarks.taskiq.env import (
@@ -70,7 +69,7 @@ async def _dispatch(
     number: int,
     repeat: int,
 ) -> dict[str, Stat]:
-    handler = app.container.get(BenchHandler)
+    handler = measured_handler(app, variant)
     ours_broker = broker_of(app)
     await raw.startup()
     if variant == CALLERS_LOOP:

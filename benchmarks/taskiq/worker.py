@@ -12,7 +12,7 @@ from benchmarks.harness.calls import ARGS, KWARGS, NO_PROPAGATORS, caller_contex
 from benchmarks.harness.core_api import TaskDispatcher, TaskRegistry
 from benchmarks.harness.env import unique
 from benchmarks.harness.rows import Row
-from benchmarks.harness.spakky_app import started
+from benchmarks.harness.spakky_app import measured_type, started
 from benchmarks.harness.timing import Stat, async_sampler, compare_async
 from benchmarks.taskiq.apps import build_taskiq_plugin
 from benchmarks.taskiq.dispatch import broker_of, raw_app
@@ -56,8 +56,9 @@ def worker_rows(number: int, repeat: int) -> list[Row]:
 
 def _plugin_wire(app: SpakkyApplication, method: str, variant: str) -> bytes:
     """The bytes spakky-taskiq sends for ``method(*ARGS, **KWARGS)`` from a caller."""
+    suffix = f".{measured_type(variant).__name__}.{method}"
     binding = next(
-        b for b in app.container.get(TaskRegistry) if b.method_name == method
+        b for b in app.container.get(TaskRegistry) if b.name.endswith(suffix)
     )
     dispatcher = app.container.get(TaskDispatcher)
     with caller_context(app, variant):
@@ -65,7 +66,7 @@ def _plugin_wire(app: SpakkyApplication, method: str, variant: str) -> bytes:
     broker = broker_of(app)
     labels: dict[str, object] = dict(message.headers)
     labels.update(control_labels(message.task_name, message.options, time.time()))
-    prepared = build_message(message, broker.id_generator(), labels)
+    prepared = build_message(message, message.task_id or broker.id_generator(), labels)
     return broker.formatter.dumps(prepared).message
 
 
