@@ -1,25 +1,32 @@
 """``python -m benchmarks [--smoke]``: our plugins against raw Celery / taskiq.
 
 Every row compares a plugin with its raw baseline measured in the same run:
-spakky-celery against raw Celery, spakky-taskiq against raw taskiq. Prints a
-Markdown table (median and min..max over the repeats, and the ratio of the
-medians) and writes it, with the machine, as JSON to ``benchmarks/results/``.
-``--only`` picks sections, ``--transport`` transports (default: all of both);
-``--only outbox`` measures transactional dispatch (PostgreSQL + Redis, Celery).
+spakky-celery against raw Celery (and against spakky-celery 8.5.0, the old
+distribution, run in its own cached environment), spakky-taskiq against raw
+taskiq. Prints a Markdown table (median and min..max over the repeats, and
+the ratios of the medians) and writes it, with the machine, as JSON to
+``benchmarks/results/``. ``--only`` picks sections, ``--transport``
+transports (default: all of both); ``--only outbox`` measures transactional
+dispatch (PostgreSQL + Redis, Celery), ``--only cost`` what one adapter adds
+inside the core (the argument check, auth, tracing).
 """
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.harness import Row, machine, table, write_json
+from benchmarks.harness.oldvenv import OldEnvironment, old_environment
+from benchmarks.harness.rows import Row, machine, table, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SECTIONS = ("dispatch", "worker", "e2e", "import")
 """Sections run by default."""
-OPTIONAL_SECTIONS = ("outbox",)
-"""Sections run only when named with ``--only`` (they need PostgreSQL)."""
+OPTIONAL_SECTIONS = ("outbox", "cost")
+"""Sections run only when named with ``--only`` (outbox needs PostgreSQL)."""
+OLD_SECTIONS = ("dispatch", "worker", "e2e", "import")
+"""Sections whose Celery rows have the old column."""
 TRANSPORTS = ("celery", "taskiq")
 
 
@@ -30,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=SECTIONS + OPTIONAL_SECTIONS, action="append")
     parser.add_argument("--transport", choices=TRANSPORTS, action="append")
     parser.add_argument("--repeat", type=int, help="repeats per row")
+    parser.add_argument(
+        "--old",
+        action=argparse.BooleanOptionalAction,
+        help="measure spakky-celery 8.5.0 too, creating its environment when it "
+        "is not cached (needs PyPI); default: yes, and with --smoke only when cached",
+    )
     parser.add_argument("--out", type=Path, help="JSON file (default: results/)")
     options = parser.parse_args(argv)
     smoke = options.smoke
@@ -38,10 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     transports = tuple(options.transport or TRANSPORTS)
     rows: list[Row] = []
     started = time.perf_counter()
-    if "celery" in transports:
-        rows += celery_rows(sections, smoke, repeat)
-    if "taskiq" in transports:
-        rows += taskiq_rows(sections, smoke, repeat)
+    with tempfile.TemporaryDirectory(prefix="spakky-bench-old-") as logs:
+        if "celery" in transports:
+            rows += _celery(sections, smoke, repeat, options.old, Path(logs))
+        if "taskiq" in transports:
+            from benchmarks.taskiq.rows import taskiq_rows
+
+            rows += taskiq_rows(sections, smoke, repeat)
+    if "cost" in sections:
+        from benchmarks.cost.rows import cost_rows
+
+        rows += cost_rows(smoke, repeat)
     meta = {
         **machine(),
         "mode": "smoke" if smoke else "full",
@@ -57,55 +77,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def celery_rows(sections: tuple[str, ...], smoke: bool, repeat: int) -> list[Row]:
-    """spakky-celery against raw Celery."""
-    from benchmarks import inproc, process
+def _celery(
+    sections: tuple[str, ...], smoke: bool, repeat: int, old: bool | None, logs: Path
+) -> list[Row]:
+    from benchmarks.celery.old import OldColumn
+    from benchmarks.celery.rows import celery_rows
 
-    brokers = ("memory", "redis", "rabbitmq")
-    rows: list[Row] = []
-    if "dispatch" in sections:
-        rows += inproc.dispatch_rows(20 if smoke else 1000, repeat, brokers)
-    if "worker" in sections:
-        rows += inproc.worker_rows(20 if smoke else 3000, repeat)
-    if "e2e" in sections:
-        rows += process.process_rows(
-            20 if smoke else 1000,
-            1 if smoke else max(repeat // 2, 3),
-            ("redis",) if smoke else ("redis", "rabbitmq"),
-            ("solo",) if smoke else ("solo", "prefork"),
-        )
-    if "import" in sections:
-        rows += process.import_rows(1 if smoke else repeat)
-    if "outbox" in sections:
-        from benchmarks.outbox_rows import outbox_rows
-
-        rows += outbox_rows(
-            5 if smoke else 30, 20 if smoke else 1000, 1 if smoke else 3
-        )
-    return rows
-
-
-def taskiq_rows(sections: tuple[str, ...], smoke: bool, repeat: int) -> list[Row]:
-    """spakky-taskiq against raw taskiq (Redis DB 14, RabbitMQ; no memory://)."""
-    from benchmarks import taskiq_rows as rows_of
-
-    rows: list[Row] = []
-    if "dispatch" in sections:
-        rows += rows_of.dispatch_rows(
-            20 if smoke else 1000, repeat, ("redis", "rabbitmq")
-        )
-    if "worker" in sections:
-        rows += rows_of.worker_rows(20 if smoke else 3000, repeat)
-    if "e2e" in sections:
-        rows += rows_of.process_rows(
-            20 if smoke else 1000,
-            1 if smoke else max(repeat // 2, 3),
-            ("redis",) if smoke else ("redis", "rabbitmq"),
-            ("sync", "async"),
-        )
-    if "import" in sections:
-        rows += rows_of.import_rows(1 if smoke else repeat)
-    return rows
+    if old is False or not any(s in OLD_SECTIONS for s in sections):
+        environment = OldEnvironment(python=None, missing="not run: --no-old")
+    else:
+        environment = old_environment(create=old is True or not smoke)
+    return celery_rows(
+        sections, smoke, repeat, OldColumn(environment=environment, logs=logs)
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The transactional-dispatch benchmark's application (``-A benchmarks.outbox_app:celery``).
+"""The transactional-dispatch benchmark's application (``-A benchmarks.celery.outbox_app:celery``).
 
 spakky-data, spakky-sqlalchemy (PostgreSQL), spakky-celery and the outbox.
 The task records when it started (``time.time()``) in Redis under the key named
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 import spakky.dispatch.outbox
 import spakky.plugins.celery
-from benchmarks.env import REDIS_URL
+from benchmarks.celery.env import REDIS_URL
 
 
 class BenchOrder(AbstractTable):

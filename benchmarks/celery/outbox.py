@@ -12,7 +12,6 @@ Celery. Rows are skipped when PostgreSQL or Redis is not reachable.
 """
 
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -21,18 +20,22 @@ from pathlib import Path
 
 import redis
 from sqlalchemy import create_engine, text
+from tests.support.worker import quiet_options, spawn
 
-from benchmarks.env import REDIS_URL, environment, reachable, unique
-from benchmarks.harness import Row, Stat
+from benchmarks.celery.env import REDIS_URL
+from benchmarks.harness.env import environment, reachable, unique
+from benchmarks.harness.rows import Row
+from benchmarks.harness.timing import Stat
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/" + os.environ.get(
     "SPAKKY_TEST_POSTGRES_DB", "spakky_dispatch_test"
 )
+OUTBOX_MISSING = "spakky-celery 8.5.0 has no transactional dispatch"
 
 
 def outbox_rows(samples: int, tasks: int, repeat: int) -> list[Row]:
     """The latency and throughput rows, or none without PostgreSQL and Redis."""
-    if not (_postgres_up() and reachable(REDIS_URL)):
+    if not (reachable(POSTGRES) and reachable(REDIS_URL)):
         return []
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(POSTGRES)
@@ -50,8 +53,6 @@ def outbox_rows(samples: int, tasks: int, repeat: int) -> list[Row]:
 def _measure(
     schema: str, tmp: Path, samples: int, tasks: int, repeat: int
 ) -> list[Row]:
-    import subprocess
-
     url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
     key = unique("outbox-starts")
     env = {
@@ -67,72 +68,60 @@ def _measure(
     with environment(**env):
         from spakky.plugins.sqlalchemy.orm.table import AbstractTable
 
-        from benchmarks.outbox_app import BenchOrder, Place, build_app
+        from benchmarks.celery.outbox_app import BenchOrder, Place, build_app
         from spakky.dispatch.outbox.sqlalchemy import TaskOutboxTable
 
         engine = create_engine(url)
         tables = [BenchOrder.__table__, TaskOutboxTable.__table__]
         AbstractTable.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
         engine.dispose()
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "benchmarks.outbox_app:celery",
-                "worker",
-                "--pool",
-                "solo",
-                "--without-heartbeat",
-                "--without-mingle",
-                "--without-gossip",
-                "--loglevel",
-                "WARNING",
-            ],
-            env={
-                **os.environ,
-                "SPAKKY_DISPATCH_OUTBOX__RELAY": "off",
-                "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-            },
-            stdout=(tmp / "worker.log").open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        argv = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            f"{__package__}.outbox_app:celery",
+        ]
+        argv += ["worker", "--pool", "solo", *quiet_options("worker")]
+        relay_off = {"SPAKKY_DISPATCH_OUTBOX__RELAY": "off"}  # the worker's
         client = redis.Redis.from_url(REDIS_URL)
         app = build_app()
         try:
-            place = app.container.get(Place)
-            _started(client, key, place, "warm-up", outbox=True)  # worker is up
-            latency = {"outbox": [], "direct": []}
-            for n in range(samples * repeat):
-                for side in ("outbox", "direct") if n % 2 else ("direct", "outbox"):
-                    sample = f"{side}-{n}"
-                    latency[side].append(
-                        _started(client, key, place, sample, outbox=side == "outbox")
-                    )
-            throughput = _throughput(app, tasks, repeat)
+            with spawn(argv, relay_off, tmp / "worker.log"):
+                place = app.container.get(Place)
+                _started(client, key, place, "warm-up", outbox=True)
+                latency: dict[str, list[float]] = {"outbox": [], "direct": []}
+                for n in range(samples * repeat):
+                    for side in ("outbox", "direct") if n % 2 else ("direct", "outbox"):
+                        sample = f"{side}-{n}"
+                        latency[side].append(
+                            _started(
+                                client, key, place, sample, outbox=side == "outbox"
+                            )
+                        )
+                throughput = _throughput(app, tasks, repeat)
         finally:
             app.stop()
-            worker.terminate()
-            worker.wait(timeout=30)
             client.delete(key)
     return [
-        Row(
-            section="5 outbox",
-            name="commit -> worker start, PostgreSQL + Redis",
+        Row.of(
+            "outbox",
+            "commit -> worker start, PostgreSQL + Redis",
+            {"ours": Stat.of(latency["outbox"]), "raw": Stat.of(latency["direct"])},
             unit="ms",
-            ours=Stat.of(latency["outbox"]),
-            raw=Stat.of(latency["direct"]),
+            old_missing=OUTBOX_MISSING,
             target="raw = direct dispatch after commit",
             notes={"samples": len(latency["outbox"])},
         ),
-        Row(
-            section="5 outbox",
-            name=f"relay throughput, {tasks} tasks, PostgreSQL + Redis",
+        Row.of(
+            "outbox",
+            f"relay throughput, {tasks} tasks, PostgreSQL + Redis",
+            {
+                "ours": Stat.of(throughput["outbox"]),
+                "raw": Stat.of(throughput["direct"]),
+            },
             unit="tasks/s",
-            ours=Stat.of(throughput["outbox"]),
-            raw=Stat.of(throughput["direct"]),
+            old_missing=OUTBOX_MISSING,
             target="raw = direct dispatch",
             higher_is_better=True,
         ),
@@ -149,7 +138,7 @@ def _started(
     else:
         place.row_only(sample)  # type: ignore[attr-defined]
         committed = time.time()
-        from benchmarks.outbox_app import StartTimes
+        from benchmarks.celery.outbox_app import StartTimes
 
         place._tasks.started(sample)  # type: ignore[attr-defined]
         assert isinstance(place._tasks, StartTimes)  # type: ignore[attr-defined]
@@ -166,7 +155,7 @@ def _throughput(app: object, tasks: int, repeat: int) -> dict[str, list[float]]:
     """Tasks per second: relayed from a filled outbox, or published directly."""
     from datetime import UTC, datetime
 
-    from spakky.dispatch.core import ITaskSender, TaskMessage
+    from benchmarks.harness.core_api import ITaskSender, TaskMessage
     from spakky.dispatch.outbox import ITaskOutbox, TaskOutboxConfig, encode
     from spakky.dispatch.outbox.services import TaskOutboxRelay
     from spakky.dispatch.outbox.wakeup import RelaySignal
@@ -175,7 +164,7 @@ def _throughput(app: object, tasks: int, repeat: int) -> dict[str, list[float]]:
     container.get(TaskOutboxRelay).stop()  # the one relay measured is ours below
     outbox = container.get(ITaskOutbox)
     transport = container.get(ITaskSender)
-    name = "benchmarks.outbox_app.StartTimes.started"
+    name = f"{__package__}.outbox_app.StartTimes.started"
     relay = TaskOutboxRelay(outbox, transport, TaskOutboxConfig(), RelaySignal())
     engine = create_engine(os.environ["SPAKKY_SQLALCHEMY__CONNECTION_STRING"])
     result: dict[str, list[float]] = {"outbox": [], "direct": []}
@@ -214,11 +203,3 @@ def _insert(engine: object, rows: list[object]) -> None:
 
     with Session(engine) as session, session.begin():  # type: ignore[arg-type]
         session.add_all([to_row(row) for row in rows])  # type: ignore[arg-type]
-
-
-def _postgres_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
-            return True
-    except OSError:
-        return False

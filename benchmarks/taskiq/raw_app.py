@@ -1,6 +1,6 @@
 """Raw taskiq: the baseline app, importing no Spakky module.
 
-Workers load it with ``taskiq worker benchmarks.raw_taskiq_app:broker``. The
+Workers load it with ``taskiq worker benchmarks.taskiq.raw_app:broker``. The
 broker is built from the same ``SPAKKY_TASKIQ__*`` environment, with the stock
 classes that spakky-taskiq's ``build_broker`` builds on, configured alike: a
 taskiq-redis ``RedisStreamBroker`` (acknowledged, as spakky-taskiq's default
@@ -17,7 +17,7 @@ from taskiq import AsyncBroker, InMemoryBroker
 from taskiq_aio_pika import AioPikaBroker, Exchange, Queue, QueueType
 from taskiq_redis import RedisStreamBroker
 
-from benchmarks.work import atick, awork, tick, work
+from benchmarks.harness.work import atick, awork, tick, work
 
 RAW_WORK, RAW_AWORK = "bench.raw.work", "bench.raw.awork"
 RAW_TICK, RAW_ATICK = "bench.raw.tick", "bench.raw.atick"

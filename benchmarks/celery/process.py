@@ -1,0 +1,201 @@
+"""Sections 3 and 4: real worker processes (throughput, idle RSS, start-up)."""
+
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+import redis
+from tests.support.worker import quiet_options, spawn
+
+from benchmarks.celery.apps import build_plugin
+from benchmarks.celery.env import BROKERS, REDIS_URL, broker_env, delete_queue
+from benchmarks.celery.old import OLD_APP, OldColumn
+from benchmarks.celery.raw_app import RAW_TICK, build_raw
+from benchmarks.harness.env import (
+    environment,
+    present,
+    reachable,
+    reachable_brokers,
+    unique,
+)
+from benchmarks.harness.handler import BenchHandler
+from benchmarks.harness.processes import (
+    StartUp,
+    compile_ours,
+    rates,
+    rss_mb,
+    start_up,
+    this_python,
+)
+from benchmarks.harness.rows import Row
+from benchmarks.harness.timing import Stat, rotation, stats_of
+from benchmarks.harness.work import COUNTER_KEY_ENV, COUNTER_URL_ENV
+
+POOLS = {"solo": ("-P", "solo"), "prefork": ("-P", "prefork", "-c", "2")}
+TARGETS = {
+    "raw": "benchmarks.celery.raw_app:raw_celery",
+    "ours": "benchmarks.celery.apps:plugin_celery",
+    "old": f"{OLD_APP}:old_celery",
+}
+
+
+def _sender(
+    side: str, env: dict[str, str], stack: ExitStack, old: OldColumn
+) -> Callable[[int], object]:
+    """How ``side`` sends ``n`` tick tasks (its app lives until ``stack`` ends)."""
+    if side == "old":
+        driver = stack.enter_context(old.driver({"kind": "ticks"}, env))
+        assert driver is not None
+        return lambda n: driver.call("send", number=n)
+    with environment(**env):
+        if side == "ours":
+            app = build_plugin()
+            stack.callback(app.stop)
+            tick = app.container.get(BenchHandler).tick
+        else:
+            celery = build_raw()
+            tick = lambda: celery.send_task(RAW_TICK)  # noqa: E731
+    return lambda n: [tick() for _ in range(n)]
+
+
+def _run_side(
+    side: str,
+    broker: str,
+    pool: str,
+    tasks: int,
+    repeat: int,
+    logs: Path,
+    old: OldColumn,
+) -> tuple[list[float], float]:
+    """Tasks/s per repeat and the idle RSS (MB) of one worker of ``side``."""
+    url, queue, key = BROKERS[broker], unique("e2e"), unique("counter")
+    env = present(broker_env(url, queue))
+    env |= {COUNTER_URL_ENV: REDIS_URL, COUNTER_KEY_ENV: key}
+    counter = redis.Redis.from_url(REDIS_URL)
+    python = old.python if side == "old" else this_python()
+    argv = [str(python), "-m", "celery", "-A", TARGETS[side], "worker"]
+    argv += [*POOLS[pool], "-Q", queue, *quiet_options("worker")]
+    with environment(**env):
+        cleaner = build_raw()  # any app on the broker can drop the queue
+    with ExitStack() as stack:
+        stack.callback(counter.delete, key)
+        stack.callback(delete_queue, cleaner, queue)
+        send = _sender(side, env, stack, old)
+        log = logs / f"{side}-{broker}-{pool}.log"
+        worker = stack.enter_context(spawn(argv, env, log))
+        time.sleep(1.0)  # settle: idle RSS after start-up
+        idle_mb = rss_mb(worker.process.pid)
+        result = rates(
+            send,
+            lambda: int(counter.get(key) or 0),  # type: ignore[arg-type]
+            tasks=tasks,
+            repeat=repeat,
+            reset=lambda: counter.set(key, 0),
+            log=lambda: worker.log,
+        )
+    return result, idle_mb
+
+
+def process_rows(
+    tasks: int,
+    repeat: int,
+    brokers: tuple[str, ...],
+    pools: tuple[str, ...],
+    old: OldColumn,
+) -> list[Row]:
+    """Throughput through a real worker, and its idle RSS: ours, raw, 8.5.0."""
+    if not reachable(REDIS_URL):
+        print("  skipping end to end: the completion counter's Redis is not reachable")
+        return []
+    rows: list[Row] = []
+    sides = ("raw", "ours", "old") if old.python else ("raw", "ours")
+    rss: dict[str, list[float]] = {side: [] for side in sides}
+    with tempfile.TemporaryDirectory(prefix="spakky-bench-") as tmp:
+        for broker, _ in reachable_brokers(BROKERS, brokers, "end to end"):
+            for pool in pools:
+                results = {
+                    side: _run_side(side, broker, pool, tasks, repeat, Path(tmp), old)
+                    for side in sides
+                }
+                for side, (_, mb) in results.items():
+                    if pool == "solo":
+                        rss[side].append(mb)
+                rows.append(
+                    old.row(
+                        "e2e",
+                        f"{broker}, {pool}, {tasks} tasks",
+                        stats_of({side: rates for side, (rates, _) in results.items()}),
+                        target="≥ 1.00x",
+                    )
+                )
+    if rss["ours"]:
+        added = Stat.of(rss["ours"]).median - Stat.of(rss["raw"]).median
+        rows.append(
+            old.row(
+                "footprint",
+                "idle solo worker RSS",
+                stats_of(rss),
+                unit="MB",
+                target="≤ raw + 6 MB",
+                notes={"added_mb": added},
+            )
+        )
+    return rows
+
+
+START_UPS = {
+    "raw": (["celery"], "benchmarks.celery.raw_app:build_raw"),
+    "ours": (["spakky.plugins.celery"], "benchmarks.celery.apps:build_plugin"),
+    "old": (["spakky.plugins.celery"], f"{OLD_APP}:build_old"),
+}
+
+
+def import_rows(repeat: int, old: OldColumn) -> list[Row]:
+    """Start-up in a fresh interpreter: import the plugin, boot the app."""
+    pythons = {"raw": this_python(), "ours": this_python()}
+    if old.python:
+        pythons["old"] = str(old.python)
+    for python in set(pythons.values()):
+        compile_ours(python)
+    env = present(broker_env("memory://", "spakky-bench-import"))
+    measured: dict[str, list[StartUp]] = {side: [] for side in pythons}
+    for side in rotation(list(pythons), repeat):
+        imports, build = START_UPS[side]
+        measured[side].append(start_up(pythons[side], imports, build, env))
+    missing = {
+        side: sorted({path for run in runs for path in run.missing_bytecode})
+        for side, runs in measured.items()
+    }
+    for side, paths in missing.items():
+        if paths:
+            print(f"  warning: {side} imported {len(paths)} modules without bytecode")
+    notes: dict[str, object] = {"missing_bytecode": missing}
+    figures = {
+        "import": {s: [r.import_ms for r in runs] for s, runs in measured.items()},
+        "boot": {s: [r.boot_ms for r in runs] for s, runs in measured.items()},
+        "total": {
+            s: [r.import_ms + r.boot_ms for r in runs] for s, runs in measured.items()
+        },
+    }
+    rows = (
+        ("import", "import spakky.plugins.celery (raw: import celery)", "≤ 1.00x old"),
+        (
+            "boot",
+            "boot the worker app (import its module, build, start)",
+            "≤ 1.00x old",
+        ),
+        ("total", "import + build the worker app", ""),
+    )
+    return [
+        old.row(
+            "footprint",
+            name,
+            stats_of(figures[figure]),
+            unit="ms",
+            target=target,
+            notes=notes if figure == "import" else {},
+        )
+        for figure, name, target in rows
+    ]

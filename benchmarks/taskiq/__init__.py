@@ -1,0 +1,1 @@
+"""The taskiq rows: spakky-taskiq against raw taskiq."""
