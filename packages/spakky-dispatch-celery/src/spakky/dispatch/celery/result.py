@@ -9,14 +9,15 @@ from celery.backends.base import DisabledBackend
 from celery.exceptions import NotRegistered
 from celery.result import AsyncResult
 
-from spakky.dispatch.celery.error import ResultBackendUnavailableError
 from spakky.dispatch.celery.urls import masked_url, scrub
-from spakky.dispatch.core import (
+from spakky.dispatch.core.adapter import (
     ITaskHandle,
     ResultBackendNotConfiguredError,
+    ResultBackendUnavailableError,
     TaskNotRegisteredError,
+    refuse_wait_inside_task,
+    result_timeout,
 )
-from spakky.dispatch.core.handle import refuse_wait_inside_task, result_timeout
 
 _POLL_START = 0.005
 _POLL_MAX = 0.25
@@ -165,11 +166,14 @@ class CeleryTaskResult[T](ITaskHandle[T]):
             raise ResultBackendUnavailableError(
                 f"state of {self.task_id} could not be read from "
                 f"{masked_url(url)}: {scrub(str(error) or type(error).__name__, url)}"
+                "; check SPAKKY_CELERY__RESULT_BACKEND"
             ) from error
 
     def _require_backend(self) -> None:
         if isinstance(self._result.backend, DisabledBackend):
-            raise ResultBackendNotConfiguredError(self.task_id)
+            raise ResultBackendNotConfiguredError(
+                f"{self.task_id}; set SPAKKY_CELERY__RESULT_BACKEND"
+            )
 
     def __repr__(self) -> str:
         return f"<CeleryTaskResult {self.task_id}>"

@@ -9,9 +9,13 @@ from typing import Any, cast, override
 from taskiq import AsyncBroker, AsyncResultBackend, TaskiqResult
 from taskiq.result_backends.dummy import DummyResultBackend
 
-from spakky.dispatch.core import ITaskHandle, ResultBackendNotConfiguredError
-from spakky.dispatch.core.handle import refuse_wait_inside_task, result_timeout
-from spakky.dispatch.taskiq.error import ResultBackendUnavailableError
+from spakky.dispatch.core.adapter import (
+    ITaskHandle,
+    ResultBackendNotConfiguredError,
+    ResultBackendUnavailableError,
+    refuse_wait_inside_task,
+    result_timeout,
+)
 from spakky.dispatch.taskiq.loop import BrokerLoop
 
 _POLL_START = 0.005
@@ -113,7 +117,7 @@ class TaskiqTaskResult[T](ITaskHandle[T]):
     def _require_backend(self) -> None:
         if isinstance(self._loop.broker.result_backend, DummyResultBackend):
             raise ResultBackendNotConfiguredError(
-                f"{self._task_id}; for taskiq set SPAKKY_TASKIQ__RESULT_BACKEND"
+                f"{self._task_id}; set SPAKKY_TASKIQ__RESULT_BACKEND"
             )
 
     def __repr__(self) -> str:
@@ -131,7 +135,9 @@ async def _is_ready(broker: AsyncBroker, *, task_id: str) -> bool:
     try:
         return await backend.is_result_ready(task_id)
     except Exception as error:
-        raise ResultBackendUnavailableError(f"{task_id}: {error}") from error
+        raise ResultBackendUnavailableError(
+            f"{task_id}: {error}; check SPAKKY_TASKIQ__RESULT_BACKEND"
+        ) from error
 
 
 async def _wait(
@@ -148,7 +154,9 @@ async def _wait(
     try:
         return await broker.result_backend.get_result(task_id)
     except Exception as error:
-        raise ResultBackendUnavailableError(f"{task_id}: {error}") from error
+        raise ResultBackendUnavailableError(
+            f"{task_id}: {error}; check SPAKKY_TASKIQ__RESULT_BACKEND"
+        ) from error
 
 
 def queue_of(broker: AsyncBroker, configured: str | None) -> str | None:

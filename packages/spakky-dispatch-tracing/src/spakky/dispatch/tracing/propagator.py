@@ -9,7 +9,7 @@ from spakky.core.pod.annotations.order import Order
 from spakky.core.pod.annotations.pod import Pod
 from spakky.tracing import ITracePropagator, TraceContext, W3CTracePropagator
 
-from spakky.dispatch.core import IHeaderPropagator, TaskCall
+from spakky.dispatch.core.adapter import IHeaderPropagator, TaskCall
 from spakky.dispatch.tracing.composite import CompositeTracePropagator
 from spakky.dispatch.tracing.validation import TRACEPARENT_HEADER, parse_traceparent
 

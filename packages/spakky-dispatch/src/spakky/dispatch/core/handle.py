@@ -2,7 +2,7 @@
 
 ``spakky.task``'s ``ITaskResult`` has ``get()`` and ``get_async()`` without
 arguments; every handle of ours also takes a ``timeout`` and refuses, like
-Celery's own guard, to wait inside a running task unless told otherwise.
+a task queue's usual guard, to wait inside a running task unless told otherwise.
 """
 
 from abc import ABC, abstractmethod
