@@ -5,7 +5,7 @@ import io
 import pytest
 from celery import Celery
 
-from spakky.dispatch.core import ApplicationNotFoundError, load_application
+from spakky.dispatch.core.loading import ApplicationNotFoundError, load_application
 from spakky.plugins.celery import cli
 
 from . import cli_targets

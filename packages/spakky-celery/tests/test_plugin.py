@@ -7,7 +7,8 @@ from celery import Celery
 
 import spakky.plugins.celery
 from spakky.dispatch.celery import CeleryConfigurationError
-from spakky.dispatch.core import InvalidTaskDefinitionError, TaskRegistry
+from spakky.dispatch.core import InvalidTaskDefinitionError
+from spakky.dispatch.core.adapter import TaskRegistry
 from spakky.plugins.celery.main import initialize
 
 from . import plugin_bad_handlers, plugin_handlers, plugin_user_celery

@@ -53,21 +53,21 @@ from spakky.dispatch.auth import (
     TaskAuthorizer,
     TaskAuthStartupValidationService,
 )
-from spakky.dispatch.core import (
+from spakky.dispatch.core import TaskDispatcher
+from spakky.dispatch.core.adapter import (
     HeaderPropagation,
-    InMemoryTaskSender,
     IScheduleRegistrar,
     ITaskEndpointRegistrar,
     ITaskSender,
     ScheduledCall,
     ScheduleSpec,
     TaskBinding,
-    TaskDispatcher,
     TaskInvoker,
     TaskMessage,
     TaskRegistrar,
     TaskRegistry,
 )
+from spakky.dispatch.core.testing import InMemoryTaskSender
 
 ROUNDS = 7
 CALLS = 5_000

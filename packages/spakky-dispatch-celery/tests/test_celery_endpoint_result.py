@@ -10,12 +10,14 @@ from celery import Celery
 from spakky.dispatch.celery import CeleryEndpointRegistrar, CeleryTaskResult
 from spakky.dispatch.celery.result import routed_queue
 from spakky.dispatch.core import (
-    DuplicateTaskNameError,
     ResultBackendNotConfiguredError,
     RetryableTaskError,
+    TaskResultTimeoutError,
+)
+from spakky.dispatch.core.adapter import (
+    DuplicateTaskNameError,
     TaskBinding,
     TaskInvoker,
-    TaskResultTimeoutError,
 )
 
 

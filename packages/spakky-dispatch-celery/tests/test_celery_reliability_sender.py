@@ -21,7 +21,8 @@ from spakky.dispatch.celery import (
 )
 from spakky.dispatch.celery.producer import TaskPublisher
 from spakky.dispatch.celery.urls import masked_url, scrub
-from spakky.dispatch.core import BrokerUnavailableError, TaskMessage
+from spakky.dispatch.core import BrokerUnavailableError
+from spakky.dispatch.core.adapter import TaskMessage
 
 SECRET = "pw-41c2e"
 

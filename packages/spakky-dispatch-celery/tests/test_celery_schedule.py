@@ -15,14 +15,13 @@ from spakky.dispatch.celery import (
     celery_weekday,
     to_celery_schedule,
 )
-from spakky.dispatch.core import (
+from spakky.dispatch.core import DispatchOptions, TaskArgumentSerializationError
+from spakky.dispatch.core.adapter import (
     NO_ARGUMENTS,
     CrontabSchedule,
     DailySchedule,
-    DispatchOptions,
     IntervalSchedule,
     ScheduledCall,
-    TaskArgumentSerializationError,
 )
 
 

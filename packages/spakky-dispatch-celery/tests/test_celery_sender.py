@@ -22,8 +22,8 @@ from spakky.dispatch.core import (
     BrokerUnavailableError,
     DispatchOptions,
     TaskArgumentSerializationError,
-    TaskMessage,
 )
+from spakky.dispatch.core.adapter import TaskMessage
 
 from .celery_fakes import free_port
 

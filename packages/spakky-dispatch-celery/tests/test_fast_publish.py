@@ -15,7 +15,8 @@ from kombu import Queue
 
 from spakky.dispatch.celery import CeleryTaskSender
 from spakky.dispatch.celery.producer import stock_send_task
-from spakky.dispatch.core import DispatchOptions, TaskMessage
+from spakky.dispatch.core import DispatchOptions
+from spakky.dispatch.core.adapter import TaskMessage
 
 
 def _stock_app(name: str) -> Celery:

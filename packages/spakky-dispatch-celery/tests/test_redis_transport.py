@@ -15,7 +15,7 @@ from spakky.dispatch.celery.redis_transport import (
     ClientReusingChannel,
     ClientReusingTransport,
 )
-from spakky.dispatch.core import TaskMessage
+from spakky.dispatch.core.adapter import TaskMessage
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
 

@@ -9,12 +9,8 @@ from uuid import UUID
 from spakky.outbox.common.message import OutboxMessage
 from spakky.task.interfaces.task_result import ITaskResult
 
-from spakky.dispatch.core import (
-    IAsyncTaskSender,
-    InMemoryTaskSender,
-    ITaskSender,
-    TaskMessage,
-)
+from spakky.dispatch.core.adapter import IAsyncTaskSender, ITaskSender, TaskMessage
+from spakky.dispatch.core.testing import InMemoryTaskSender
 from spakky.dispatch.outbox import (
     AbandonedTask,
     IAsyncTaskOutboxStorage,

@@ -6,11 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from spakky.dispatch.core import (
-    BrokerUnavailableError,
-    HeaderBudgetExceededError,
-    TaskMessage,
-)
+from spakky.dispatch.core import BrokerUnavailableError
+from spakky.dispatch.core.adapter import HeaderBudgetExceededError, TaskMessage
 from spakky.dispatch.outbox import TaskOutboxConfig, encode
 from spakky.dispatch.outbox.relay import relay_batch, run_steps
 from spakky.dispatch.outbox.services import AsyncTaskOutboxRelay, TaskOutboxRelay

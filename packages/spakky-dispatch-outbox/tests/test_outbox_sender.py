@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from spakky.dispatch.core import ResultLookupUnsupportedError, TaskMessage
+from spakky.dispatch.core.adapter import ResultLookupUnsupportedError, TaskMessage
 from spakky.dispatch.outbox import (
     NoTransactionError,
     StoredTaskResult,

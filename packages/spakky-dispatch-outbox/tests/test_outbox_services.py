@@ -8,7 +8,7 @@ import pytest
 from spakky.core.application.application import SpakkyApplication
 from spakky.core.application.application_context import ApplicationContext
 
-from spakky.dispatch.core import TaskMessage
+from spakky.dispatch.core.adapter import TaskMessage
 from spakky.dispatch.outbox import (
     AsyncRelayUnavailableError,
     AsyncTaskOutboxRelay,

@@ -11,13 +11,15 @@ from taskiq import InMemoryBroker
 
 from spakky.dispatch.core import (
     DispatchOptions,
-    DuplicateTaskNameError,
     RetryableTaskError,
+    TaskRefusedError,
+    TaskResultTimeoutError,
+)
+from spakky.dispatch.core.adapter import (
+    DuplicateTaskNameError,
     TaskBinding,
     TaskInvoker,
     TaskMessage,
-    TaskRefusedError,
-    TaskResultTimeoutError,
 )
 from spakky.dispatch.taskiq import (
     ENDPOINT_MARK,

@@ -15,8 +15,8 @@ from spakky.dispatch.core import (
     BrokerUnavailableError,
     DispatchOptions,
     TaskArgumentSerializationError,
-    TaskMessage,
 )
+from spakky.dispatch.core.adapter import TaskMessage
 from spakky.dispatch.taskiq import (
     ETA_LABEL,
     EXPIRES_LABEL,

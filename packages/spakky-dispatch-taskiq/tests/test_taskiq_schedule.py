@@ -11,14 +11,16 @@ from taskiq.cli.scheduler.run import is_cron_task_now
 from taskiq.exceptions import ScheduledTaskCancelledError
 
 from spakky.dispatch.core import (
+    DispatchOptions,
+    InvalidScheduleRouteError,
+    TaskArgumentSerializationError,
+)
+from spakky.dispatch.core.adapter import (
     NO_ARGUMENTS,
     CrontabSchedule,
     DailySchedule,
-    DispatchOptions,
     IntervalSchedule,
-    InvalidScheduleRouteError,
     ScheduledCall,
-    TaskArgumentSerializationError,
 )
 from spakky.dispatch.taskiq import (
     ScheduleEntry,

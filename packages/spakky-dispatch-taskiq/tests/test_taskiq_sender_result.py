@@ -14,9 +14,9 @@ from spakky.dispatch.core import (
     BrokerUnavailableError,
     DispatchOptions,
     ResultBackendNotConfiguredError,
-    TaskMessage,
     TaskResultTimeoutError,
 )
+from spakky.dispatch.core.adapter import TaskMessage
 from spakky.dispatch.taskiq import (
     ETA_LABEL,
     BrokerLoop,

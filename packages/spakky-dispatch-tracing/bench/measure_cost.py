@@ -32,13 +32,13 @@ from spakky.task import TaskHandler, task
 from spakky.task.interfaces.task_result import ITaskResult
 from spakky.tracing import ITracePropagator, TraceContext, W3CTracePropagator
 
-from spakky.dispatch.core import (
+from spakky.dispatch.core import TaskDispatcher
+from spakky.dispatch.core.adapter import (
     HeaderPropagation,
     IHeaderPropagator,
     ITaskSender,
     TaskBinding,
     TaskCall,
-    TaskDispatcher,
     TaskInvoker,
     TaskMessage,
     TaskRegistry,

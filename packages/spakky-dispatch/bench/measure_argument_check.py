@@ -22,17 +22,17 @@ from spakky.core.application.application_context import ApplicationContext
 from spakky.core.pod.annotations.pod import Pod
 from spakky.task import TaskHandler, task
 
-from spakky.dispatch.core import (
+from spakky.dispatch.core import TaskDispatcher
+from spakky.dispatch.core.adapter import (
     CORE_COMPONENTS,
-    InMemoryTaskSender,
     IScheduleRegistrar,
     ITaskEndpointRegistrar,
     ScheduledCall,
     ScheduleSpec,
     TaskBinding,
-    TaskDispatcher,
     TaskRegistrar,
 )
+from spakky.dispatch.core.testing import InMemoryTaskSender
 
 ROUNDS = 15
 CALLS = 20_000

@@ -12,8 +12,8 @@ from spakky.dispatch.core import (
     TaskResultError,
     TaskResultTimeoutError,
     WaitInsideTaskError,
-    running_task,
 )
+from spakky.dispatch.core.context import running_task
 from spakky.dispatch.core.handle import refuse_wait_inside_task, result_timeout
 
 from .dispatch_core_support import running_app

@@ -14,7 +14,7 @@ from taskiq import AsyncBroker, InMemoryBroker, TaskiqScheduler
 
 import spakky.plugins.taskiq
 from spakky.dispatch.auth import AuthSnapshotPropagator, ProtectedScheduleError
-from spakky.dispatch.core import (
+from spakky.dispatch.core.adapter import (
     HeaderPropagation,
     ITaskSender,
     TaskMessage,
