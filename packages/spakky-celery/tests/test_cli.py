@@ -95,7 +95,7 @@ def test_list_tasks_without_schedule_expect_no_schedule_text(
     application = load_application(f"{TARGETS}:build")
     try:
         out = io.StringIO()
-        cli.list_tasks(application, out)
+        cli.COMMAND_LINE.list_tasks(application, out)
         line = next(x for x in out.getvalue().splitlines() if "SyncHandler.add" in x)
         assert line.endswith("[task]")
     finally:
