@@ -30,7 +30,7 @@ from benchmarks.raw_app import (
     raw_settings,
 )
 from spakky.dispatch.celery import CeleryConfig, build_celery_app
-from spakky.dispatch.core import HeaderPropagation, TaskCall, TaskRegistry
+from spakky.dispatch.core.adapter import HeaderPropagation, TaskCall, TaskRegistry
 from spakky.dispatch.tracing import TraceScope
 
 ARGS: tuple[object, ...] = (1, "abc")

@@ -51,7 +51,8 @@ from benchmarks.raw_taskiq_app import (
 )
 from benchmarks.taskiq_apps import TaskiqBenchHandler, build_taskiq_plugin
 from benchmarks.work import COUNTER_KEY_ENV, COUNTER_URL_ENV
-from spakky.dispatch.core import TaskDispatcher, TaskRegistry
+from spakky.dispatch.core import TaskDispatcher
+from spakky.dispatch.core.adapter import TaskRegistry
 from spakky.dispatch.taskiq.message import build_message, control_labels
 from spakky.dispatch.taskiq.receiver import GuardedReceiver
 

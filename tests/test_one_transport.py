@@ -61,7 +61,7 @@ def test_second_sender_after_loading_expect_conflict_at_start(load: Loader) -> N
 )
 def test_plugin_root_expect_application_api_reexported(plugin: object) -> None:
     """An application imports from its plugin alone: the core's API is there."""
-    exported = getattr(plugin, "__all__")
+    exported = plugin.__all__
     assert set(spakky.dispatch.core.__all__) <= set(exported)
     for name in spakky.dispatch.core.__all__:
         assert getattr(plugin, name) is getattr(spakky.dispatch.core, name)

@@ -49,7 +49,8 @@ from spakky.dispatch.auth import (
     TaskAuthUnavailableError,
 )
 from spakky.dispatch.celery import CeleryTaskResult
-from spakky.dispatch.core import ITaskSender, TaskDispatcher, TaskRegistry
+from spakky.dispatch.core import TaskDispatcher
+from spakky.dispatch.core.adapter import ITaskSender, TaskRegistry
 from tests.conftest import WorkerFactory
 from tests.e2e.apps.auth import build_app
 from tests.e2e.apps.auth_handlers import AccountHandler
