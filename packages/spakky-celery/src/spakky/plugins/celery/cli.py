@@ -1,17 +1,10 @@
-"""``spakky-celery``: run a worker or beat for a Spakky application, list its tasks.
+"""``spakky-celery``: Celery's worker and beat on a Spakky application, and its tasks.
 
-Usage::
-
-    spakky-celery worker myservice.main:app [celery worker options...]
-    spakky-celery -A myservice.main:app beat [celery beat options...]
-    spakky-celery tasks  myservice.main:app
-    spakky-celery worker --help      # Celery's own worker options
-    spakky-celery --version
-
-``myservice.main:app`` names a started (or startable) ``SpakkyApplication``, or a
-callable that returns one. Options after it go to Celery's own ``worker`` /
-``beat`` commands unchanged, so no ``celery -A`` glue module is needed. The
-parsing, help and error reports are the core's ``CommandLine``.
+``spakky-celery worker myservice.main:app -P solo`` runs ``celery worker -P
+solo`` on the application's own Celery app (no ``celery -A`` glue module);
+``beat`` runs Celery beat on its ``@schedule`` entries; ``tasks`` lists them.
+Parsing, ``--help``, ``--version`` and error reports are the core's
+``CommandLine`` (``spakky.dispatch.core.cli``).
 """
 
 from collections.abc import Callable

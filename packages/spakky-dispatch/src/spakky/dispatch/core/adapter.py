@@ -24,7 +24,13 @@ from spakky.dispatch.core.error import (
     ResultLookupUnsupportedError,
     TransportConflictError,
 )
-from spakky.dispatch.core.handle import refuse_wait_inside_task, result_timeout
+from spakky.dispatch.core.handle import (
+    AbstractTaskHandle,
+    SentTo,
+    poll_pauses,
+    refuse_wait_inside_task,
+    result_timeout,
+)
 from spakky.dispatch.core.invoker import InvokerNotReadyError, TaskInvoker
 from spakky.dispatch.core.limits import (
     DEFAULT_MAX_HEADER_BYTES,
@@ -66,6 +72,7 @@ from spakky.dispatch.core.startup import (
 __all__ = [
     *_application_api,
     "CORE_COMPONENTS",
+    "AbstractTaskHandle",
     "DEFAULT_MAX_HEADER_BYTES",
     "DEFAULT_OPTIONS",
     "LOG_FIELD_LIMIT",
@@ -93,6 +100,7 @@ __all__ = [
     "ResultLookupUnsupportedError",
     "ScheduleSpec",
     "ScheduledCall",
+    "SentTo",
     "TaskBinding",
     "TaskCall",
     "TaskInvoker",
@@ -109,6 +117,7 @@ __all__ = [
     "error_chain",
     "find_unencodable",
     "named_after",
+    "poll_pauses",
     "prefer_user_pod",
     "printable",
     "refuse_foreign_task",

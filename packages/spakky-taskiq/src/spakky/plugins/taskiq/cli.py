@@ -1,17 +1,11 @@
-"""``spakky-taskiq``: run a worker or the scheduler for a Spakky application.
+"""``spakky-taskiq``: taskiq's workers and scheduler on a Spakky application.
 
-Usage::
-
-    spakky-taskiq worker    myservice.main:app [taskiq worker options...]
-    spakky-taskiq -A myservice.main:app scheduler [taskiq scheduler options...]
-    spakky-taskiq tasks     myservice.main:app
-    spakky-taskiq worker --help      # taskiq's own worker options
-    spakky-taskiq --version
-
-``myservice.main:app`` names a started (or startable) ``SpakkyApplication``, or a
-callable that returns one. Options after it go to taskiq's own ``worker`` /
-``scheduler`` commands unchanged (``--workers 1``, ``--log-level DEBUG``, ...).
-The parsing, help and error reports are the core's ``CommandLine``.
+``spakky-taskiq worker myservice.main:app --workers 1`` runs ``taskiq worker
+--workers 1`` with every worker process serving the application's broker
+(through ``spakky.plugins.taskiq.target``) and ``GuardedReceiver``;
+``scheduler`` runs taskiq's scheduler on its ``@schedule`` entries; ``tasks``
+lists them. Parsing, ``--help``, ``--version`` and error reports are the
+core's ``CommandLine`` (``spakky.dispatch.core.cli``).
 """
 
 import asyncio
