@@ -149,14 +149,14 @@ class CeleryTaskSender(ITaskSender):
             if mapped is None:
                 raise
             raise mapped from error
-        return CeleryTaskResult[Any](
+        return CeleryTaskResult(
             result, task_name=message.task_name, queue=options.queue
         )
 
     @override
     def result_for(self, task_id: str) -> CeleryTaskResult[Any]:
         """A handle on ``task_id``, as ``send`` returns for it; sends nothing."""
-        return CeleryTaskResult[Any](self._app.AsyncResult(task_id))
+        return CeleryTaskResult(self._app.AsyncResult(task_id))
 
     def _publish_timeouts(self) -> dict[str, Any]:
         """Bound the wait for a write or a publisher confirm on a silent broker."""

@@ -72,7 +72,7 @@ class TaskiqTaskSender(ITaskSender, IAsyncTaskSender):
         return self._handle(prepared)
 
     def _handle(self, prepared: TaskiqMessage) -> TaskiqTaskResult[Any]:
-        return TaskiqTaskResult[Any](
+        return TaskiqTaskResult(
             prepared.task_id,
             self._loop,
             task_name=prepared.task_name,
@@ -82,7 +82,7 @@ class TaskiqTaskSender(ITaskSender, IAsyncTaskSender):
     @override
     def result_for(self, task_id: str) -> TaskiqTaskResult[Any]:
         """A handle on ``task_id``, as ``send`` returns for it; sends nothing."""
-        return TaskiqTaskResult[Any](task_id, self._loop)
+        return TaskiqTaskResult(task_id, self._loop)
 
     def _prepare(self, message: TaskMessage) -> TaskiqMessage:
         """Translate ``message``; nothing is sent when this raises."""
