@@ -59,13 +59,15 @@ class HeaderLimits:
     def _check_budget(
         self, task_name: str, headers: Mapping[str, str], max_bytes: int
     ) -> None:
+        total = 0
+        for name, value in headers.items():
+            total += len(name.encode()) + len(value.encode())
+        if total <= max_bytes:
+            return
         sizes = {
             name: len(name.encode()) + len(value.encode())
             for name, value in headers.items()
         }
-        total = sum(sizes.values())
-        if total <= max_bytes:
-            return
         largest = sorted(sizes.items(), key=lambda item: item[1], reverse=True)[:3]
         raise HeaderBudgetExceededError(
             f"{task_name}: {total} bytes of headers, budget {max_bytes} (largest: "
