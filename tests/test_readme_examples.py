@@ -116,6 +116,27 @@ def test_package_readme_example_expect_output_as_written(
     assert outcome.output.strip() == example.expected
 
 
+def test_adapter_guide_third_transport_expect_output_as_written(
+    tmp_path: Path,
+) -> None:
+    """The worked example of docs/writing-an-adapter.md runs as written."""
+    example, outcome = _run(
+        "docs/writing-an-adapter.md",
+        tmp_path,
+        heading="## A worked example: a third transport",
+    )
+    assert sorted(example.files) == [
+        "main.py",
+        "threads/__init__.py",
+        "threads/config.py",
+        "threads/endpoint.py",
+        "threads/schedule.py",
+        "threads/sender.py",
+    ]
+    assert example.expected, "the guide shows no output for its example"
+    assert outcome.output.strip() == example.expected
+
+
 def test_readme_example_wrong_output_expect_error(tmp_path: Path) -> None:
     """An example whose output differs from its README's is reported, not passed."""
     example = examples.parse(

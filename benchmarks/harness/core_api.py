@@ -5,11 +5,10 @@ the in-memory sender) are imported here only, so a move of the core's API
 changes this file alone.
 """
 
-from spakky.dispatch.core import (
+from spakky.dispatch.core.adapter import (
     CORE_COMPONENTS,
     HeaderPropagation,
     IHeaderPropagator,
-    InMemoryTaskSender,
     IScheduleRegistrar,
     ITaskEndpointRegistrar,
     ITaskHandle,
@@ -24,6 +23,7 @@ from spakky.dispatch.core import (
     TaskRegistrar,
     TaskRegistry,
 )
+from spakky.dispatch.core.testing import InMemoryTaskSender
 
 __all__ = [
     "CORE_COMPONENTS",

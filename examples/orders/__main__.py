@@ -35,9 +35,11 @@ from orders.handlers import ReportHandler
 from orders.middleware import request_scope
 from orders.service import OrderService
 from orders.stubs import DATA_VARIABLE, Journal, Order
-from spakky.dispatch.auth import AbstractTaskAuthRefusedError
-from spakky.dispatch.celery import masked_url
-from spakky.dispatch.core import TaskDispatcher
+from spakky.plugins.celery import (
+    AbstractTaskAuthRefusedError,
+    TaskDispatcher,
+    masked_url,
+)
 
 HERE = Path(__file__).resolve().parent
 TIMEOUT = 60.0

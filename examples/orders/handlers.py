@@ -27,7 +27,7 @@ from orders.stubs import (
     PaymentGateway,
     ShippingUnavailableError,
 )
-from spakky.dispatch.core import RetryPolicy, task_options
+from spakky.plugins.celery import RetryPolicy, task_options
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from spakky.auth import AuthContext, store_auth_context
 from spakky.core.application.application import SpakkyApplication
 from spakky.tracing import TraceContext
 
-from spakky.dispatch.tracing import TraceScope
+from spakky.plugins.celery import TraceScope
 
 
 @contextmanager

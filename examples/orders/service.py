@@ -13,7 +13,7 @@ from spakky.core.pod.annotations.pod import Pod
 
 from orders.handlers import NotificationHandler, RefundHandler, ShippingHandler
 from orders.stubs import Order, OrderStore
-from spakky.dispatch.core import ITaskHandle, TaskDispatcher
+from spakky.plugins.celery import ITaskHandle, TaskDispatcher
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,8 +95,7 @@ def _wait_for(log: Path, text: str, worker: subprocess.Popen[bytes]) -> None:
 def _demo(work: Path) -> None:
     from quickstart.application import app, celery
     from quickstart.handlers import EmailTaskHandler, ReportHandler
-    from spakky.dispatch.celery import masked_url
-    from spakky.dispatch.core import TaskDispatcher
+    from spakky.plugins.celery import TaskDispatcher, masked_url
 
     print(f"broker: {masked_url(celery.conf.broker_url)}  (caller pid {os.getpid()})")
     print("beat schedule:")

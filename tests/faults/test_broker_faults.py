@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from spakky.dispatch.celery import PublishUnconfirmedError
-from spakky.dispatch.core import BrokerUnavailableError
+from spakky.dispatch.core import BrokerUnavailableError, PublishUnconfirmedError
 from tests.faults.apps.reliable import build_app
 from tests.faults.apps.reliable_handlers import LedgerHandler
 from tests.faults.conftest import FaultWorker, assert_no_secret

@@ -33,7 +33,8 @@ from spakky.dispatch.auth import (
     SNAPSHOT_HEADER,
     TaskAuthenticationRequiredError,
 )
-from spakky.dispatch.core import ITaskSender, TaskDispatcher, TaskMessage, TaskRegistry
+from spakky.dispatch.core import TaskDispatcher
+from spakky.dispatch.core.adapter import ITaskSender, TaskMessage, TaskRegistry
 from tests.faults.apps.replay import PaymentHandler, build_app
 from tests.faults.ledger import LEDGER_VARIABLE, Ledger
 from tests.faults.report import FaultReport

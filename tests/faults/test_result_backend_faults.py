@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from spakky.dispatch.celery import CeleryTaskResult, ResultBackendUnavailableError
+from spakky.dispatch.celery import CeleryTaskResult
+from spakky.dispatch.core import ResultBackendUnavailableError
 from tests.faults.apps.reliable import build_app
 from tests.faults.apps.reliable_handlers import LedgerHandler
 from tests.faults.conftest import FaultWorker, assert_no_secret

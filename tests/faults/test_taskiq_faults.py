@@ -22,7 +22,8 @@ import aio_pika
 import pytest
 import redis
 
-from spakky.dispatch.core import TaskMessage, TaskNotRegisteredError
+from spakky.dispatch.core import TaskNotRegisteredError
+from spakky.dispatch.core.adapter import TaskMessage
 from spakky.dispatch.taskiq import TaskiqTaskSender
 from tests.faults.apps.reliable_handlers import LedgerHandler
 from tests.faults.apps.reliable_taskiq import app as build_app

@@ -16,7 +16,8 @@ import redis
 from celery import Celery
 
 from spakky.dispatch.celery import CeleryTaskResult, CeleryTaskSender
-from spakky.dispatch.core import TaskMessage, TaskNotRegisteredError
+from spakky.dispatch.core import TaskNotRegisteredError
+from spakky.dispatch.core.adapter import TaskMessage
 from tests.faults.apps.reliable import build_app
 from tests.faults.apps.reliable_handlers import LedgerHandler
 from tests.faults.conftest import FaultWorker, assert_no_secret

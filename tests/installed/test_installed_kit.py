@@ -62,10 +62,17 @@ def app(monkeypatch: pytest.MonkeyPatch) -> Iterator[SpakkyApplication]:
 def test_kit_plugin_expect_loaded_from_installed_entry_point(
     request: pytest.FixtureRequest,
 ) -> None:
-    """pytest found the kit through its entry point, in the installed packages."""
-    plugin = request.config.pluginmanager.get_plugin("spakky_celery")
-    assert plugin is not None
-    for module in (plugin, spakky.dispatch.core, spakky.plugins.celery):
+    """pytest found both kits through their entry points, in the installed packages.
+
+    ``spakky_task_capture`` comes from spakky-dispatch (every transport's),
+    ``spakky_celery_worker`` from spakky-celery.
+    """
+    manager = request.config.pluginmanager
+    plugins = [
+        manager.get_plugin(name) for name in ("spakky_dispatch", "spakky_celery")
+    ]
+    assert None not in plugins
+    for module in (*plugins, spakky.dispatch.core, spakky.plugins.celery):
         location = Path(str(module.__file__))
         assert "site-packages" in location.parts, location
 

@@ -45,7 +45,12 @@ from spakky.dispatch.auth import (
     TaskAuthorizationDeniedError,
     TaskAuthUnavailableError,
 )
-from spakky.dispatch.core import ITaskHandle, ITaskSender, TaskDispatcher, TaskRegistry
+from spakky.dispatch.core.adapter import (
+    ITaskHandle,
+    ITaskSender,
+    TaskDispatcher,
+    TaskRegistry,
+)
 from tests.scenarios.apps.handlers import AUTH_RUNS_VARIABLE, AccountHandler
 from tests.scenarios.conftest import (
     AUTH_RETRIES,

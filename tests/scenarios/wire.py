@@ -17,7 +17,7 @@ from spakky.core.application.application import SpakkyApplication
 from taskiq import AsyncBroker
 from taskiq.kicker import AsyncKicker
 
-from spakky.dispatch.core import ITaskHandle, ITaskSender
+from spakky.dispatch.core.adapter import ITaskHandle, ITaskSender
 from spakky.dispatch.taskiq import BrokerLoop
 from tests.scenarios.transports import CELERY, Transport, drop_taskiq_queue
 from tests.support.brokers import REDIS, Broker

@@ -5,7 +5,7 @@ import io
 import pytest
 from celery import Celery
 
-from spakky.dispatch.core import ApplicationNotFoundError, load_application
+from spakky.dispatch.core.loading import ApplicationNotFoundError, load_application
 from spakky.plugins.celery import cli
 
 from . import cli_targets
@@ -95,7 +95,7 @@ def test_list_tasks_without_schedule_expect_no_schedule_text(
     application = load_application(f"{TARGETS}:build")
     try:
         out = io.StringIO()
-        cli.list_tasks(application, out)
+        cli.COMMAND_LINE.list_tasks(application, out)
         line = next(x for x in out.getvalue().splitlines() if "SyncHandler.add" in x)
         assert line.endswith("[task]")
     finally:

@@ -6,8 +6,9 @@ import pytest
 from celery import Celery
 
 import spakky.plugins.celery
-from spakky.dispatch.celery import CeleryConfigurationError
-from spakky.dispatch.core import InvalidTaskDefinitionError, TaskRegistry
+from spakky.dispatch.core import InvalidTaskDefinitionError
+from spakky.dispatch.core.adapter import TaskRegistry
+from spakky.plugins.celery import InvalidSettingsError
 from spakky.plugins.celery.main import initialize
 
 from . import plugin_bad_handlers, plugin_handlers, plugin_user_celery
@@ -104,7 +105,7 @@ def test_missing_broker_url_expect_startup_error_naming_variable(
 ) -> None:
     """Starting without a broker URL fails at startup and names the variable."""
     monkeypatch.delenv("SPAKKY_CELERY__BROKER_URL", raising=False)
-    with pytest.raises(CeleryConfigurationError, match="SPAKKY_CELERY__BROKER_URL"):
+    with pytest.raises(InvalidSettingsError, match="SPAKKY_CELERY__BROKER_URL"):
         make_app(plugin_handlers)
 
 

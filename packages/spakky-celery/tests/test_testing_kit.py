@@ -6,7 +6,8 @@ import pytest
 from celery import Celery
 from spakky.core.application.application import SpakkyApplication
 
-from spakky.dispatch.core import InMemoryTaskResult, TaskNotRegisteredError
+from spakky.dispatch.core import TaskNotRegisteredError
+from spakky.dispatch.core.testing import InMemoryTaskResult
 from spakky.plugins.celery.testing import (
     CapturedTasks,
     TaskNotDispatchedError,

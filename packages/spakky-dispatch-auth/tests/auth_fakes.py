@@ -55,21 +55,21 @@ from spakky.dispatch.auth import (
     TaskAuthorizer,
     TaskAuthStartupValidationService,
 )
-from spakky.dispatch.core import (
+from spakky.dispatch.core import TaskDispatcher
+from spakky.dispatch.core.adapter import (
     HeaderPropagation,
-    InMemoryTaskSender,
     IScheduleRegistrar,
     ITaskEndpointRegistrar,
     ITaskSender,
     ScheduledCall,
     ScheduleSpec,
     TaskBinding,
-    TaskDispatcher,
     TaskInvoker,
     TaskMessage,
     TaskRegistrar,
     TaskRegistry,
 )
+from spakky.dispatch.core.testing import InMemoryTaskSender
 
 TOKEN = "tok_live_4f9c2e7b8a1d6e3f0b5c9a2d"
 """A raw bearer token that must never leave the caller."""

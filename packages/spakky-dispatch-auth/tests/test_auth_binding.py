@@ -29,7 +29,8 @@ from spakky.dispatch.auth import (
     bound_identity,
     issued_at,
 )
-from spakky.dispatch.core import TaskCall, TaskDispatcher, TaskMessage, dispatch_options
+from spakky.dispatch.core import TaskDispatcher, dispatch_options
+from spakky.dispatch.core.adapter import TaskCall, TaskMessage
 
 from .auth_fakes import Harness, ScriptedChecker, ScriptedVerifier, caller
 from .auth_handlers import ArgumentHandler

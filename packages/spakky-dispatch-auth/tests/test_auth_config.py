@@ -2,7 +2,8 @@
 
 import pytest
 
-from spakky.dispatch.auth import ENV_PREFIX, TaskAuthConfig, TaskAuthConfigurationError
+from spakky.dispatch.auth import ENV_PREFIX, TaskAuthConfig
+from spakky.dispatch.core import InvalidSettingsError
 
 
 def test_config_without_variables_expect_documented_defaults() -> None:
@@ -32,7 +33,7 @@ def test_config_negative_retries_expect_error_naming_variable(
     """An invalid value fails with the variable's name and the constraint."""
     auth_env.setenv(f"{ENV_PREFIX}MAX_RETRIES", "-1")
     auth_env.setenv(f"{ENV_PREFIX}RETRY_DELAY", "soon")
-    with pytest.raises(TaskAuthConfigurationError) as caught:
+    with pytest.raises(InvalidSettingsError) as caught:
         TaskAuthConfig()
     text = str(caught.value)
     assert (
@@ -74,7 +75,7 @@ def test_config_unbounded_age_or_empty_audience_expect_error(
 ) -> None:
     """No maximum age of zero or infinity, no negative leeway, no empty audience."""
     auth_env.setenv(f"{ENV_PREFIX}{variable}", value)
-    with pytest.raises(TaskAuthConfigurationError, match=f"{ENV_PREFIX}{variable}: "):
+    with pytest.raises(InvalidSettingsError, match=f"{ENV_PREFIX}{variable}: "):
         TaskAuthConfig()
 
 
@@ -85,7 +86,7 @@ def test_config_invalid_values_expect_no_value_echoed(
     secret = "hunter2-do-not-print"
     for variable in ("MAX_RETRIES", "RETRY_DELAY", "MAX_AGE", "CLOCK_LEEWAY"):
         auth_env.setenv(f"{ENV_PREFIX}{variable}", secret)
-    with pytest.raises(TaskAuthConfigurationError) as caught:
+    with pytest.raises(InvalidSettingsError) as caught:
         TaskAuthConfig()
     text = f"{caught.value}{caught.value!r}{caught.value.args}"
     assert secret not in text

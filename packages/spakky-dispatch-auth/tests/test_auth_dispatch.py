@@ -40,13 +40,11 @@ from spakky.dispatch.auth import (
 )
 from spakky.dispatch.core import (
     TaskArgumentSerializationError,
-    TaskBinding,
-    TaskCall,
     TaskDispatcher,
     TaskDispatchError,
-    TaskMessage,
     dispatch_options,
 )
+from spakky.dispatch.core.adapter import TaskBinding, TaskCall, TaskMessage
 
 from .auth_fakes import TOKEN, Harness, ScriptedSigner, caller
 from .auth_handlers import ArgumentHandler, ReportHandler

@@ -12,7 +12,7 @@ from spakky.dispatch.auth import (
     RequirementCheck,
     plan_task_auth,
 )
-from spakky.dispatch.core import IntervalSchedule, TaskBinding
+from spakky.dispatch.core.adapter import IntervalSchedule, TaskBinding
 
 from .auth_fakes import Harness
 from .auth_handlers import AuditHandler, ReportHandler

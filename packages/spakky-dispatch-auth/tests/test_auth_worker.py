@@ -38,7 +38,7 @@ from spakky.dispatch.auth import (
     TaskAuthPlan,
     TaskAuthUnavailableError,
 )
-from spakky.dispatch.core import TaskBinding, TaskCall, TaskMessage
+from spakky.dispatch.core.adapter import TaskBinding, TaskCall, TaskMessage
 
 from .auth_fakes import (
     TOKEN,

@@ -24,7 +24,7 @@ from typing import Any
 
 from spakky.dispatch.celery import CeleryConfig, CeleryTaskSender, build_celery_app
 from spakky.dispatch.celery.fast_publish import FastPublisher
-from spakky.dispatch.core import TaskMessage
+from spakky.dispatch.core.adapter import TaskMessage
 
 ROUNDS = 21
 CALLS = 500

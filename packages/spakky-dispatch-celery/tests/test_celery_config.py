@@ -2,7 +2,8 @@
 
 import pytest
 
-from spakky.dispatch.celery import CeleryConfig, CeleryConfigurationError
+from spakky.dispatch.celery import CeleryConfig
+from spakky.dispatch.core import InvalidSettingsError
 
 
 def test_config_defaults_expect_seed_values(clean_env: pytest.MonkeyPatch) -> None:
@@ -55,7 +56,7 @@ def test_config_missing_broker_url_expect_error_naming_variable(
     clean_env: pytest.MonkeyPatch,
 ) -> None:
     """A missing broker URL is a startup error that names the variable."""
-    with pytest.raises(CeleryConfigurationError) as raised:
+    with pytest.raises(InvalidSettingsError) as raised:
         CeleryConfig()
     assert "SPAKKY_CELERY__BROKER_URL is required but not set" in str(raised.value)
 
@@ -78,7 +79,7 @@ def test_config_invalid_value_expect_error_naming_variable(
     """Invalid values fail at startup with the variable and the reason."""
     clean_env.setenv("SPAKKY_CELERY__BROKER_URL", "memory://")
     clean_env.setenv(f"SPAKKY_CELERY__{variable}", value)
-    with pytest.raises(CeleryConfigurationError) as raised:
+    with pytest.raises(InvalidSettingsError) as raised:
         CeleryConfig()
     text = str(raised.value)
     assert f"SPAKKY_CELERY__{variable}" in text
@@ -93,7 +94,7 @@ def test_config_errors_expect_no_value_echoed(clean_env: pytest.MonkeyPatch) -> 
     clean_env.setenv("SPAKKY_CELERY__RESULT_BACKEND", f"nosuch://:{secret}@h/0")
     for name in ("MAX_HEADER_BYTES", "BROKER_CONNECTION_TIMEOUT", "ENABLE_UTC"):
         clean_env.setenv(f"SPAKKY_CELERY__{name}", secret)
-    with pytest.raises(CeleryConfigurationError) as caught:
+    with pytest.raises(InvalidSettingsError) as caught:
         CeleryConfig()
     text = f"{caught.value}{caught.value!r}"
     assert secret not in text

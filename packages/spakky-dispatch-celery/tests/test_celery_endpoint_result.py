@@ -10,12 +10,14 @@ from celery import Celery
 from spakky.dispatch.celery import CeleryEndpointRegistrar, CeleryTaskResult
 from spakky.dispatch.celery.result import routed_queue
 from spakky.dispatch.core import (
-    DuplicateTaskNameError,
     ResultBackendNotConfiguredError,
     RetryableTaskError,
+    TaskResultTimeoutError,
+)
+from spakky.dispatch.core.adapter import (
+    DuplicateTaskNameError,
     TaskBinding,
     TaskInvoker,
-    TaskResultTimeoutError,
 )
 
 
@@ -176,7 +178,7 @@ def test_endpoint_name_taken_by_foreign_task_expect_duplicate_error() -> None:
     @app.task(name="pkg.Handler.work", shared=False)
     def foreign() -> None: ...
 
-    with pytest.raises(DuplicateTaskNameError, match="did not register"):
+    with pytest.raises(DuplicateTaskNameError, match="was not registered from a @Task"):
         CeleryEndpointRegistrar(app, cast(TaskInvoker, RecordingInvoker())).register(
             _binding()
         )

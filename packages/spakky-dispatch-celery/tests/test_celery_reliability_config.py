@@ -6,10 +6,10 @@ from spakky.dispatch.celery import (
     MAX_HEADER_BYTES_KEY,
     PUBLISH_TIMEOUT_KEY,
     CeleryConfig,
-    CeleryConfigurationError,
     broker_transport_options,
     build_celery_app,
 )
+from spakky.dispatch.core import InvalidSettingsError
 
 SECRET = "pw-7f3a9"
 
@@ -22,7 +22,7 @@ def _config(clean_env: pytest.MonkeyPatch, **env: str) -> CeleryConfig:
 
 
 def _error(clean_env: pytest.MonkeyPatch, **env: str) -> str:
-    with pytest.raises(CeleryConfigurationError) as raised:
+    with pytest.raises(InvalidSettingsError) as raised:
         _config(clean_env, **env)
     return str(raised.value)
 

@@ -8,8 +8,8 @@ import pytest
 from celery import Celery
 from celery.exceptions import NotRegistered
 
-from spakky.dispatch.celery import CeleryTaskResult, ResultBackendUnavailableError
-from spakky.dispatch.core import TaskNotRegisteredError
+from spakky.dispatch.celery import CeleryTaskResult
+from spakky.dispatch.core import ResultBackendUnavailableError, TaskNotRegisteredError
 
 from .celery_fakes import free_port
 

@@ -12,16 +12,19 @@ from kombu import Connection, Queue
 from kombu.exceptions import OperationalError
 
 from spakky.dispatch.celery import (
-    BrokerRejectedError,
     CeleryConfig,
     CeleryTaskSender,
     HeaderBudgetExceededError,
-    PublishUnconfirmedError,
     build_celery_app,
 )
 from spakky.dispatch.celery.producer import TaskPublisher
 from spakky.dispatch.celery.urls import masked_url, scrub
-from spakky.dispatch.core import BrokerUnavailableError, TaskMessage
+from spakky.dispatch.core import (
+    BrokerRejectedError,
+    BrokerUnavailableError,
+    PublishUnconfirmedError,
+)
+from spakky.dispatch.core.adapter import TaskMessage
 
 SECRET = "pw-41c2e"
 
@@ -42,32 +45,30 @@ def _queued(app: Celery) -> int:
         return size
 
 
-def test_send_headers_over_budget_expect_error_naming_largest_nothing_sent(
+def test_header_limits_budget_expect_max_header_bytes_and_variable_named(
     clean_env: pytest.MonkeyPatch,
 ) -> None:
-    """Headers over MAX_HEADER_BYTES fail before publishing, naming the culprit."""
+    """The sender declares MAX_HEADER_BYTES; the dispatcher's check names the culprit."""
     app = _app(clean_env, MAX_HEADER_BYTES="100")
-    sender = CeleryTaskSender(app)
+    limits = CeleryTaskSender(app).header_limits
+    assert limits.max_bytes == 100
     headers = {"traceparent": "t" * 40, "x-big": "b" * 90}
     with pytest.raises(HeaderBudgetExceededError) as raised:
-        sender.send(TaskMessage(task_name="m.C.send", headers=headers))
+        limits.check("m.C.send", headers)
     text = str(raised.value)
     assert "m.C.send: 146 bytes of headers, budget 100" in text
     assert "'x-big' 95 B, 'traceparent' 51 B" in text
     assert "SPAKKY_CELERY__MAX_HEADER_BYTES" in text
-    assert _queued(app) == 0
-    sender.send(TaskMessage(task_name="m.C.send", headers={"traceparent": "t"}))
-    assert _queued(app) == 1
+    limits.check("m.C.send", {"traceparent": "t"})
 
 
-def test_send_user_app_without_budget_key_expect_default_budget() -> None:
+def test_header_limits_user_app_without_budget_key_expect_default_budget() -> None:
     """An app not built from CeleryConfig gets the default 16 KiB budget."""
     app = Celery("own", broker="memory://", set_as_current=False)
-    app.conf.task_default_queue = f"q-{uuid.uuid4().hex}"
-    sender = CeleryTaskSender(app)
-    sender.send(TaskMessage(task_name="m.C.send", headers={"h": "x" * 16000}))
+    limits = CeleryTaskSender(app).header_limits
+    limits.check("m.C.send", {"h": "x" * 16000})
     with pytest.raises(HeaderBudgetExceededError, match="budget 16384"):
-        sender.send(TaskMessage(task_name="m.C.send", headers={"h": "x" * 17000}))
+        limits.check("m.C.send", {"h": "x" * 17000})
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ from spakky.dispatch.celery.consumer import (
 )
 from spakky.dispatch.celery.inflate import MessageRefused
 from spakky.dispatch.celery.logs import CONSUMER_LOGGER, install_rejection_log_filter
-from spakky.dispatch.core import TaskBinding, TaskInvoker, TaskRefusedError
+from spakky.dispatch.core import TaskRefusedError
+from spakky.dispatch.core.adapter import TaskBinding, TaskInvoker
 
 
 class FakeMessage:

@@ -11,7 +11,7 @@ from spakky.dispatch.celery import (
     CeleryTaskSender,
     build_celery_app,
 )
-from spakky.dispatch.core import TaskMessage
+from spakky.dispatch.core.adapter import TaskMessage
 
 
 def test_result_for_expect_handle_on_that_id_and_nothing_sent(

@@ -12,17 +12,15 @@ from spakky.task import Month, Weekday
 from spakky.dispatch.celery import (
     CeleryScheduleRegistrar,
     UnknownQueueError,
-    celery_weekday,
     to_celery_schedule,
 )
-from spakky.dispatch.core import (
+from spakky.dispatch.core import DispatchOptions, TaskArgumentSerializationError
+from spakky.dispatch.core.adapter import (
     NO_ARGUMENTS,
     CrontabSchedule,
     DailySchedule,
-    DispatchOptions,
     IntervalSchedule,
     ScheduledCall,
-    TaskArgumentSerializationError,
 )
 
 
@@ -30,20 +28,6 @@ def _app(timezone: str = "UTC") -> Celery:
     app = Celery("t", broker="memory://", set_as_current=False)
     app.conf.timezone = timezone
     return app
-
-
-@pytest.mark.parametrize(
-    ("iso", "celery"),
-    [
-        (Weekday.MONDAY, 1),
-        (Weekday.TUESDAY, 2),
-        (Weekday.SATURDAY, 6),
-        (Weekday.SUNDAY, 0),
-    ],
-)
-def test_weekday_iso_to_celery_expect_sunday_zero(iso: Weekday, celery: int) -> None:
-    """ISO Monday=0 maps onto Celery's Sunday=0 numbering."""
-    assert celery_weekday(iso) == celery
 
 
 def test_interval_expect_celery_schedule_with_same_period() -> None:

@@ -13,7 +13,6 @@ from spakky.dispatch.celery import (
     CeleryConfig,
     CeleryTaskResult,
     CeleryTaskSender,
-    ReservedHeaderError,
     UnknownQueueError,
     build_celery_app,
     masked_url,
@@ -22,8 +21,8 @@ from spakky.dispatch.core import (
     BrokerUnavailableError,
     DispatchOptions,
     TaskArgumentSerializationError,
-    TaskMessage,
 )
+from spakky.dispatch.core.adapter import ReservedHeaderError, TaskMessage
 
 from .celery_fakes import free_port
 
@@ -93,19 +92,15 @@ def test_send_options_expect_queue_eta_expires_priority(
     assert message.properties["priority"] == 3
 
 
-def test_send_reserved_header_expect_error_and_nothing_sent(
+def test_header_limits_reserved_expect_celery_fields_refused(
     clean_env: pytest.MonkeyPatch,
 ) -> None:
-    """A header named like a Celery field is refused before publishing."""
-    app = _app(clean_env)
-    with pytest.raises(ReservedHeaderError, match=r"\['retries'\]"):
-        CeleryTaskSender(app).send(
-            TaskMessage(task_name="m.C.send", headers={"retries": "9"})
-        )
-    with Connection(app.conf.broker_url) as connection:
-        simple = connection.SimpleQueue(Queue(app.conf.task_default_queue))
-        assert simple.qsize() == 0
-        simple.close()
+    """The sender reserves Celery's own message fields; others pass."""
+    limits = CeleryTaskSender(_app(clean_env)).header_limits
+    with pytest.raises(ReservedHeaderError, match=r"\['id', 'retries'\]"):
+        limits.check("m.C.send", {"retries": "9", "id": "x", "traceparent": "t"})
+    limits.check("m.C.send", {"traceparent": "t", "x-tenant": "a"})
+    assert limits.reserved_prefixes == ()
 
 
 def test_send_unserializable_argument_expect_error_naming_task_and_argument(

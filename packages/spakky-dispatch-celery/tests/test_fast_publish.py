@@ -24,7 +24,8 @@ from spakky.dispatch.celery.fast_publish import (
     stock_send_task,
 )
 from spakky.dispatch.celery.producer import TaskPublisher
-from spakky.dispatch.core import DispatchOptions, TaskMessage
+from spakky.dispatch.core import DispatchOptions
+from spakky.dispatch.core.adapter import TaskMessage
 
 
 def _stock_app(name: str) -> Celery:

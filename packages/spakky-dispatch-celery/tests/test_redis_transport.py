@@ -29,7 +29,7 @@ from spakky.dispatch.celery.redis_transport import (
     reusing_transport,
     reusing_transport_problem,
 )
-from spakky.dispatch.core import TaskMessage
+from spakky.dispatch.core.adapter import TaskMessage
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
 

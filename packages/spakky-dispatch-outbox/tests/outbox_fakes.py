@@ -9,12 +9,14 @@ from uuid import UUID
 from spakky.outbox.common.message import OutboxMessage
 from spakky.task.interfaces.task_result import ITaskResult
 
-from spakky.dispatch.core import (
+from spakky.dispatch.core.adapter import (
+    NO_HEADER_LIMITS,
+    HeaderLimits,
     IAsyncTaskSender,
-    InMemoryTaskSender,
     ITaskSender,
     TaskMessage,
 )
+from spakky.dispatch.core.testing import InMemoryTaskSender
 from spakky.dispatch.outbox import (
     AbandonedTask,
     IAsyncTaskOutboxStorage,
@@ -173,10 +175,21 @@ class MemoryOutbox(ITaskOutbox):
 class ScriptedTransport(ITaskSender):
     """An in-memory transport that raises the scripted errors first, in turn."""
 
-    def __init__(self, *errors: Exception, lookup: bool = True) -> None:
+    def __init__(
+        self,
+        *errors: Exception,
+        lookup: bool = True,
+        limits: HeaderLimits = NO_HEADER_LIMITS,
+    ) -> None:
         self.memory = InMemoryTaskSender()
         self.errors = list(errors)
         self.lookup = lookup
+        self.limits = limits
+
+    @property
+    @override
+    def header_limits(self) -> HeaderLimits:
+        return self.limits
 
     @property
     def sent(self) -> list[TaskMessage]:

@@ -8,7 +8,8 @@ from uuid import UUID, uuid4
 import pytest
 from spakky.outbox.common.message import OutboxMessage
 
-from spakky.dispatch.core import DispatchOptions, TaskMessage
+from spakky.dispatch.core import DispatchOptions
+from spakky.dispatch.core.adapter import TaskMessage
 from spakky.dispatch.outbox import (
     CorruptOutboxMessageError,
     UnstorableTaskError,

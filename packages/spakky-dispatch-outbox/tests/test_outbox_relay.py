@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from spakky.dispatch.core import (
-    BrokerUnavailableError,
+from spakky.dispatch.core import BrokerUnavailableError
+from spakky.dispatch.core.adapter import (
     HeaderBudgetExceededError,
+    HeaderLimits,
     TaskMessage,
 )
 from spakky.dispatch.outbox import TaskOutboxConfig, encode
@@ -180,3 +181,30 @@ def test_async_relay_without_async_transport_expect_sync_transport_in_thread(
     relay = AsyncTaskOutboxRelay(outbox, transport, config, RelaySignal())
     assert asyncio.run(relay.relay_once()).published == ["t-A"]
     assert [m.task_id for m in transport.sent] == ["t-A"]
+
+
+def test_relay_headers_over_transport_limits_expect_refused_not_sent(
+    config: TaskOutboxConfig,
+) -> None:
+    """The relay checks the transport's limits, as the dispatcher does: the relay's
+    process may carry a smaller budget than the one that stored the message."""
+    outbox = MemoryOutbox()
+    message = TaskMessage(
+        task_name="shop.Mail.confirm",
+        args=("A",),
+        headers={"traceparent": "t" * 40},
+        task_id="t-A",
+    )
+    outbox.memory.save(encode(message, partition_key=None, now=START))
+    _store(outbox, "B")
+    limits = HeaderLimits(max_bytes=16, budget_setting="EXAMPLE__MAX_HEADER_BYTES")
+    transport = ScriptedTransport(limits=limits)
+    report = _relay(outbox, transport, config).relay_once()
+    assert (report.refused, report.published) == (1, ["t-B"])
+    assert [m.task_id for m in transport.sent] == ["t-B"]
+    [refused] = [r for r in outbox.memory.rows.values() if r.retry_count]
+    reason = outbox.memory.errors[refused.id]
+    assert reason.startswith("HeaderBudgetExceededError: ")
+    assert "raise it with EXAMPLE__MAX_HEADER_BYTES" in reason
+    relay = AsyncTaskOutboxRelay(outbox, transport, config, RelaySignal())
+    assert asyncio.run(relay.relay_once()).refused == 1

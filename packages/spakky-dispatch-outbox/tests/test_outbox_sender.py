@@ -4,7 +4,11 @@ import asyncio
 
 import pytest
 
-from spakky.dispatch.core import ResultLookupUnsupportedError, TaskMessage
+from spakky.dispatch.core.adapter import (
+    HeaderLimits,
+    ResultLookupUnsupportedError,
+    TaskMessage,
+)
 from spakky.dispatch.outbox import (
     NoTransactionError,
     StoredTaskResult,
@@ -173,3 +177,11 @@ def test_decorator_without_outbox_expect_not_configured_error() -> None:
     """Loaded without a task outbox: a clear error naming the plugins to load."""
     with pytest.raises(TaskOutboxNotConfiguredError, match="spakky-sqlalchemy"):
         TaskOutboxDecorator(TaskOutboxConfig(), RelaySignal(), None)
+
+
+def test_header_limits_expect_the_transports() -> None:
+    """The dispatcher checks a message against the transport's limits before it is
+    stored; the transactional sender declares those same limits."""
+    limits = HeaderLimits(reserved=frozenset({"task"}), max_bytes=64)
+    sender = _sender(MemoryOutbox(), ScriptedTransport(limits=limits))
+    assert sender.header_limits is limits

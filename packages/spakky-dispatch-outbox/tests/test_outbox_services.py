@@ -8,12 +8,12 @@ import pytest
 from spakky.core.application.application import SpakkyApplication
 from spakky.core.application.application_context import ApplicationContext
 
-from spakky.dispatch.core import TaskMessage
+from spakky.dispatch.core import InvalidSettingsError
+from spakky.dispatch.core.adapter import TaskMessage
 from spakky.dispatch.outbox import (
     AsyncRelayUnavailableError,
     AsyncTaskOutboxRelay,
     TaskOutboxConfig,
-    TaskOutboxConfigurationError,
     TaskOutboxRelay,
     encode,
 )
@@ -109,10 +109,11 @@ def test_config_invalid_expect_error_naming_the_variable(
     """A bad setting names its variable."""
     monkeypatch.setenv("SPAKKY_DISPATCH_OUTBOX__POLL_INTERVAL", "0")
     monkeypatch.setenv("SPAKKY_DISPATCH_OUTBOX__RELAY", "sometimes")
-    with pytest.raises(TaskOutboxConfigurationError) as caught:
+    with pytest.raises(InvalidSettingsError) as caught:
         TaskOutboxConfig()
     assert "SPAKKY_DISPATCH_OUTBOX__POLL_INTERVAL" in str(caught.value)
-    assert "SPAKKY_DISPATCH_OUTBOX__RELAY" in str(caught.value)
+    assert "SPAKKY_DISPATCH_OUTBOX__RELAY: Input should be" in str(caught.value)
+    assert "sometimes" not in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from spakky.outbox.common.message import OutboxMessage
 from sqlalchemy import create_engine, text
 
 import spakky.dispatch.outbox
-from spakky.dispatch.core import TaskMessage
+from spakky.dispatch.core.adapter import TaskMessage
 from spakky.dispatch.outbox import ITaskOutbox, encode
 from spakky.dispatch.outbox.sqlalchemy import create_task_outbox_table
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from taskiq import AsyncBroker, BrokerMessage
 
-from spakky.dispatch.core import EventLoopRunner
+from spakky.dispatch.core.adapter import EventLoopRunner
 
 
 class RecordingBroker(AsyncBroker):

@@ -7,11 +7,11 @@ from taskiq.serializers import JSONSerializer
 from taskiq_aio_pika import AioPikaBroker, QueueType
 from taskiq_redis import ListQueueBroker, RedisAsyncResultBackend
 
+from spakky.dispatch.core import InvalidSettingsError
 from spakky.dispatch.taskiq import (
     RabbitQueueBroker,
     RedisListQueueBroker,
     RedisStreamQueueBroker,
-    TaskiqConfigurationError,
     build_broker,
     describe_broker,
     masked_url,
@@ -61,7 +61,7 @@ def test_config_unknown_broker_scheme_expect_suggestion(
     make_config: ConfigFactory,
 ) -> None:
     """A typo in the scheme names the variable and suggests the nearest scheme."""
-    with pytest.raises(TaskiqConfigurationError) as caught:
+    with pytest.raises(InvalidSettingsError) as caught:
         make_config(broker_url="reddis://localhost:6379/0")
     message = str(caught.value)
     assert "SPAKKY_TASKIQ__BROKER_URL" in message
@@ -72,7 +72,7 @@ def test_config_invalid_values_expect_each_variable_named(
     make_config: ConfigFactory,
 ) -> None:
     """Several bad values are reported together, each by its variable."""
-    with pytest.raises(TaskiqConfigurationError) as caught:
+    with pytest.raises(InvalidSettingsError) as caught:
         make_config(
             broker_url="localhost",
             result_backend="amqp://localhost//",
@@ -90,7 +90,7 @@ def test_config_invalid_values_expect_each_variable_named(
 
 def test_config_far_scheme_expect_no_suggestion(make_config: ConfigFactory) -> None:
     """A scheme unlike any known one lists the known schemes only."""
-    with pytest.raises(TaskiqConfigurationError) as caught:
+    with pytest.raises(InvalidSettingsError) as caught:
         make_config(broker_url="kafka://localhost:9092")
     assert "did you mean" not in str(caught.value)
     assert "amqp, amqps, memory, redis, rediss" in str(caught.value)
@@ -222,7 +222,7 @@ def test_config_delivery_settings_invalid_expect_each_variable_named(
     make_config: ConfigFactory,
 ) -> None:
     """Unknown broker kinds and non-positive limits are refused by variable."""
-    with pytest.raises(TaskiqConfigurationError) as caught:
+    with pytest.raises(InvalidSettingsError) as caught:
         make_config(
             redis_broker="pubsub",
             redelivery_timeout="0",
@@ -252,7 +252,7 @@ def test_build_broker_without_url_expect_clear_error(
     make_config: ConfigFactory,
 ) -> None:
     """No broker URL: the error names the variable and the alternative."""
-    with pytest.raises(TaskiqConfigurationError, match="SPAKKY_TASKIQ__BROKER_URL"):
+    with pytest.raises(InvalidSettingsError, match="SPAKKY_TASKIQ__BROKER_URL"):
         build_broker(make_config())
 
 
@@ -265,7 +265,7 @@ def test_config_errors_and_repr_expect_no_secret(make_config: ConfigFactory) -> 
     """Invalid settings name the variable, never the value; the settings' repr
     leaves the URLs (and their passwords) out."""
     secret = "s3cr3t-pw-never-printed"
-    with pytest.raises(TaskiqConfigurationError) as caught:
+    with pytest.raises(InvalidSettingsError) as caught:
         make_config(
             broker_url=f"guest:{secret}@localhost:5672",
             result_backend=f"nosuch://:{secret}@h/0",

@@ -11,13 +11,15 @@ from taskiq import InMemoryBroker
 
 from spakky.dispatch.core import (
     DispatchOptions,
-    DuplicateTaskNameError,
     RetryableTaskError,
+    TaskRefusedError,
+    TaskResultTimeoutError,
+)
+from spakky.dispatch.core.adapter import (
+    DuplicateTaskNameError,
     TaskBinding,
     TaskInvoker,
     TaskMessage,
-    TaskRefusedError,
-    TaskResultTimeoutError,
 )
 from spakky.dispatch.taskiq import (
     ENDPOINT_MARK,
@@ -292,7 +294,9 @@ def test_register_over_foreign_task_expect_duplicate_error(
     """A taskiq task we did not register is never overwritten."""
     running = worker(FakeInvoker())
     running.broker.register_task(lambda: None, task_name="shop.Orders.place")
-    with pytest.raises(DuplicateTaskNameError, match="spakky-taskiq did not register"):
+    with pytest.raises(
+        DuplicateTaskNameError, match="was not registered from a @TaskHandler"
+    ):
         running.registrar.register(_binding())
 
 

@@ -12,9 +12,15 @@ from taskiq.formatters.proxy_formatter import ProxyFormatter
 from taskiq.labels import LabelType
 
 from spakky.dispatch.core import (
+    BrokerRejectedError,
     BrokerUnavailableError,
     DispatchOptions,
+    PublishUnconfirmedError,
     TaskArgumentSerializationError,
+)
+from spakky.dispatch.core.adapter import (
+    HeaderBudgetExceededError,
+    ReservedHeaderError,
     TaskMessage,
 )
 from spakky.dispatch.taskiq import (
@@ -23,18 +29,17 @@ from spakky.dispatch.taskiq import (
     IGNORE_RESULT_LABEL,
     RETRIES_LABEL,
     Control,
-    PublishFailedError,
-    ReservedLabelError,
+    TaskiqTaskSender,
     UnsupportedDispatchOptionError,
     publish,
 )
 from spakky.dispatch.taskiq.message import (
     build_message,
-    check_headers,
     control_labels,
     retry_message,
 )
 
+from .conftest import ConfigFactory
 from .taskiq_fakes import RecordingBroker
 
 NOW = 1_700_000_000.0
@@ -43,15 +48,25 @@ NOW = 1_700_000_000.0
 @pytest.mark.parametrize(
     "name", ["task_id", "queue_name", "delay", "_retries", "spakky.taskiq.eta"]
 )
-def test_check_headers_reserved_name_expect_refused(name: str) -> None:
-    """Headers may not use taskiq's, its brokers' or our own label names."""
-    with pytest.raises(ReservedLabelError, match=name):
-        check_headers("t.T.m", {"traceparent": "x", name: "y"})
+def test_header_limits_reserved_name_expect_refused(
+    name: str, make_config: ConfigFactory
+) -> None:
+    """The sender reserves taskiq's, its brokers' and our own label names."""
+    limits = TaskiqTaskSender(None, make_config()).header_limits  # type: ignore[arg-type]
+    with pytest.raises(ReservedHeaderError, match=re.escape(name)):
+        limits.check("t.T.m", {"traceparent": "x", name: "y"})
 
 
-def test_check_headers_own_names_expect_accepted() -> None:
-    """Namespaced propagation headers pass."""
-    check_headers("t.T.m", {"traceparent": "x", "spakky.auth.context_snapshot": "y"})
+def test_header_limits_own_names_expect_accepted_within_budget(
+    make_config: ConfigFactory,
+) -> None:
+    """Namespaced propagation headers pass; ``MAX_HEADER_BYTES`` bounds their size."""
+    limits = TaskiqTaskSender(None, make_config(MAX_HEADER_BYTES="64")).header_limits  # type: ignore[arg-type]
+    limits.check("t.T.m", {"traceparent": "x", "spakky.auth.context_snapshot": "y"})
+    with pytest.raises(HeaderBudgetExceededError, match="SPAKKY_TASKIQ__MAX_HEADER"):
+        limits.check("t.T.m", {"traceparent": "x" * 60})
+    default = TaskiqTaskSender(None).header_limits  # type: ignore[arg-type]
+    assert default.max_bytes == 16384
 
 
 def test_control_labels_options_expect_labels() -> None:
@@ -236,15 +251,15 @@ def test_publish_unreachable_expect_broker_unavailable(error: Exception) -> None
         asyncio.run(publish(RecordingBroker(fail=error), _message(), timeout=5))
 
 
-def test_publish_silent_broker_expect_unavailable_and_may_be_queued() -> None:
+def test_publish_silent_broker_expect_unconfirmed_and_may_be_queued() -> None:
     """A broker that does not answer in time: the message may have been queued."""
     broker = RecordingBroker(kick_delay=1.0)
-    with pytest.raises(BrokerUnavailableError, match="may or may not"):
+    with pytest.raises(PublishUnconfirmedError, match="may or may not"):
         asyncio.run(publish(broker, _message(), timeout=0.05))
 
 
-def test_publish_refused_expect_publish_failed() -> None:
-    """Any other broker error is a PublishFailedError naming it."""
+def test_publish_refused_expect_broker_rejected() -> None:
+    """Any other broker error is the core's BrokerRejectedError naming it."""
     broker = RecordingBroker(fail=ValueError("bad routing key"))
-    with pytest.raises(PublishFailedError, match="ValueError: bad routing key"):
+    with pytest.raises(BrokerRejectedError, match="ValueError: bad routing key"):
         asyncio.run(publish(broker, _message(), timeout=5))

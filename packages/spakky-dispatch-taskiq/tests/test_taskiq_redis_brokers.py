@@ -15,11 +15,11 @@ import pytest
 import redis
 from taskiq import TaskiqMessage
 
+from spakky.dispatch.core import InvalidSettingsError
 from spakky.dispatch.taskiq import (
     Delivery,
     RedisListQueueBroker,
     RedisStreamQueueBroker,
-    TaskiqConfigurationError,
     stream_broker,
 )
 
@@ -238,7 +238,7 @@ def test_stream_key_of_another_type_expect_configuration_error(queue: str) -> No
         finally:
             await broker.shutdown()
 
-    with pytest.raises(TaskiqConfigurationError) as caught:
+    with pytest.raises(InvalidSettingsError) as caught:
         asyncio.run(scenario())
     assert f"Redis key {queue!r} is a list, not a stream" in str(caught.value)
     assert "SPAKKY_TASKIQ__REDIS_BROKER=list" in str(caught.value)

@@ -5,7 +5,7 @@ from typing import Any
 from taskiq import InMemoryBroker, TaskiqResult
 from taskiq.brokers.inmemory_broker import InmemoryResultBackend
 
-from spakky.dispatch.core import TaskMessage
+from spakky.dispatch.core.adapter import TaskMessage
 from spakky.dispatch.taskiq import TaskiqTaskResult, TaskiqTaskSender
 
 from .taskiq_fakes import RecordingBroker

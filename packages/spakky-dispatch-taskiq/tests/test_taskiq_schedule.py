@@ -11,35 +11,27 @@ from taskiq.cli.scheduler.run import is_cron_task_now
 from taskiq.exceptions import ScheduledTaskCancelledError
 
 from spakky.dispatch.core import (
+    DispatchOptions,
+    InvalidScheduleRouteError,
+    TaskArgumentSerializationError,
+)
+from spakky.dispatch.core.adapter import (
     NO_ARGUMENTS,
     CrontabSchedule,
     DailySchedule,
-    DispatchOptions,
     IntervalSchedule,
-    InvalidScheduleRouteError,
     ScheduledCall,
-    TaskArgumentSerializationError,
 )
 from spakky.dispatch.taskiq import (
     ScheduleEntry,
     SpakkyScheduleSource,
     TaskiqScheduleRegistrar,
     UnsupportedDispatchOptionError,
-    cron_weekday,
     to_scheduled_task,
 )
 from spakky.dispatch.taskiq.message import Control
 
 from .conftest import ConfigFactory
-
-
-@pytest.mark.parametrize(
-    ("weekday", "cron"),
-    [(Weekday.MONDAY, 1), (Weekday.SATURDAY, 6), (Weekday.SUNDAY, 0)],
-)
-def test_cron_weekday_expect_sunday_zero(weekday: Weekday, cron: int) -> None:
-    """ISO weekdays (Monday = 0) become cron's (Sunday = 0)."""
-    assert cron_weekday(weekday) == cron
 
 
 def test_interval_expect_whole_seconds_entry_named_after_task() -> None:

@@ -17,7 +17,7 @@ import time
 
 from spakky.tracing import TraceContext, W3CTracePropagator
 
-from spakky.dispatch.core import TaskBinding, TaskCall
+from spakky.dispatch.core.adapter import TaskBinding, TaskCall
 from spakky.dispatch.tracing import TraceHeaderPropagator
 
 ROUNDS = 21

@@ -10,16 +10,15 @@ from spakky.core.application.application_context import ApplicationContext
 from spakky.task import TaskHandler
 from spakky.tracing import TraceContext, W3CTracePropagator
 
-from spakky.dispatch.core import (
+from spakky.dispatch.core import TaskDispatcher
+from spakky.dispatch.core.adapter import (
     HeaderPropagation,
-    InMemoryTaskResult,
-    InMemoryTaskSender,
     ITaskSender,
     TaskBinding,
-    TaskDispatcher,
     TaskInvoker,
     TaskRegistry,
 )
+from spakky.dispatch.core.testing import InMemoryTaskResult, InMemoryTaskSender
 from spakky.dispatch.tracing import TraceHeaderPropagator, TraceScope
 
 from .tracing_handlers import AuthLikePropagator, TracedHandler, in_memory_sender

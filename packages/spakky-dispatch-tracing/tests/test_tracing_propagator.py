@@ -7,7 +7,7 @@ from spakky.core.pod.annotations.order import Order
 from spakky.core.pod.annotations.pod import Pod
 from spakky.tracing import TraceContext, W3CTracePropagator
 
-from spakky.dispatch.core import TaskBinding, TaskCall
+from spakky.dispatch.core.adapter import TaskBinding, TaskCall
 from spakky.dispatch.tracing import (
     TRACE_PROPAGATION_ORDER,
     TraceHeaderPropagator,

@@ -10,13 +10,9 @@ from spakky.core.pod.annotations.pod import Pod
 from spakky.task import TaskHandler, task
 from spakky.tracing import TraceContext
 
-from spakky.dispatch.core import (
-    IHeaderPropagator,
-    InMemoryTaskSender,
-    ITaskSender,
-    TaskCall,
-    TaskDispatcher,
-)
+from spakky.dispatch.core import TaskDispatcher
+from spakky.dispatch.core.adapter import IHeaderPropagator, ITaskSender, TaskCall
+from spakky.dispatch.core.testing import InMemoryTaskSender
 
 from .tracing_fakes import ids
 

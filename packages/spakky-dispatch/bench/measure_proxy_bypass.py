@@ -21,21 +21,20 @@ from spakky.core.application.application_context import ApplicationContext
 from spakky.core.pod.annotations.pod import Pod
 from spakky.task import TaskHandler, task
 
-from spakky.dispatch.core import (
+from spakky.dispatch.core import invoker as invoker_module_typed
+from spakky.dispatch.core.adapter import (
     CORE_COMPONENTS,
-    AsyncTaskDispatchAspect,
-    InMemoryTaskSender,
     IScheduleRegistrar,
     ITaskEndpointRegistrar,
     ScheduledCall,
     ScheduleSpec,
     TaskBinding,
-    TaskDispatchAspect,
     TaskInvoker,
     TaskRegistrar,
     task_name_for,
 )
-from spakky.dispatch.core import invoker as invoker_module_typed
+from spakky.dispatch.core.aspects import AsyncTaskDispatchAspect, TaskDispatchAspect
+from spakky.dispatch.core.testing import InMemoryTaskSender
 
 invoker_module: Any = invoker_module_typed  # its imported names are patched below
 

@@ -14,21 +14,21 @@ from spakky.core.application.application_context import ApplicationContext
 from spakky.core.pod.annotations.pod import Pod, PodType
 from spakky.task.interfaces.task_result import ITaskResult
 
-from spakky.dispatch.core import (
+from spakky.dispatch.core import TaskDispatcher
+from spakky.dispatch.core.adapter import (
     HeaderPropagation,
     IAsyncTaskSender,
-    InMemoryTaskSender,
     IScheduleRegistrar,
     ITaskEndpointRegistrar,
     ScheduledCall,
     ScheduleSpec,
     TaskBinding,
-    TaskDispatcher,
     TaskInvoker,
     TaskMessage,
     TaskRegistrar,
     TaskRegistry,
 )
+from spakky.dispatch.core.testing import InMemoryTaskSender
 
 
 @Pod()

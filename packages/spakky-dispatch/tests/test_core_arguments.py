@@ -9,14 +9,12 @@ from spakky.task import TaskHandler, task
 
 from spakky.dispatch.core import (
     AbstractSpakkyDispatchError,
-    AsyncTaskDispatchAspect,
     TaskArgumentsError,
-    TaskBinding,
-    TaskDispatchAspect,
     TaskDispatchError,
-    TaskSignature,
 )
-from spakky.dispatch.core.arguments import check_arguments, explain
+from spakky.dispatch.core.adapter import TaskBinding
+from spakky.dispatch.core.arguments import TaskSignature, check_arguments, explain
+from spakky.dispatch.core.aspects import AsyncTaskDispatchAspect, TaskDispatchAspect
 
 from .dispatch_core_support import running_app
 

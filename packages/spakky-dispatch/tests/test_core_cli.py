@@ -9,10 +9,19 @@ from typing import ClassVar
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from spakky.dispatch.core import ApplicationNotFoundError, load_application
-from spakky.dispatch.core.cli import Command, CommandLine, Invocation, ScheduleText
-from spakky.dispatch.core.loading import ApplicationImportError
-from spakky.dispatch.core.secrets import redact, settings_problems
+from spakky.dispatch.core.cli import (
+    Command,
+    CommandLine,
+    Invocation,
+    ScheduleText,
+    tool_help,
+)
+from spakky.dispatch.core.loading import (
+    ApplicationImportError,
+    ApplicationNotFoundError,
+    load_application,
+)
+from spakky.dispatch.core.settings import redact, settings_problems
 from spakky.dispatch.core.startup import EMPTY_APPLICATION_WARNING
 
 from .cli_apps import good
@@ -279,9 +288,7 @@ def test_settings_problems_model_level_error_expect_title() -> None:
 
     with pytest.raises(ValidationError) as caught:
         Window(start=2, end=1)
-    assert settings_problems(caught.value) == [
-        "Window: Value error, end is before start"
-    ]
+    assert settings_problems(caught.value) == ["Window: end is before start"]
 
 
 def test_settings_problems_lookalike_expect_none() -> None:
@@ -342,3 +349,20 @@ def test_settings_problems_without_pydantic_settings_expect_class_and_field(
     problems = settings_problems(caught.value)
     assert problems is not None
     assert problems[0].startswith("Limits.size: ")
+
+
+def test_tool_help_expect_program_name_and_exit_code_kept() -> None:
+    """The tool sees its own name in argv[0]; its exit code is returned, argv restored."""
+    seen: list[str] = []
+
+    def exits(code: object) -> object:
+        seen.append(sys.argv[0])
+        raise SystemExit(code)
+
+    program = sys.argv[0]
+    assert tool_help("tool work", lambda: exits(3))() == 3
+    assert tool_help("tool work", lambda: exits("bye"))() == 0
+    assert tool_help("tool work", lambda: 5)() == 5
+    assert tool_help("tool work", lambda: "printed")() == 0
+    assert seen == ["tool work", "tool work"]
+    assert sys.argv[0] == program

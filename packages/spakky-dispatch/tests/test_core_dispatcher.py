@@ -16,23 +16,25 @@ from spakky.core.pod.annotations.pod import Pod
 from spakky.task import TaskHandler, task
 
 from spakky.dispatch.core import (
-    DEFAULT_OPTIONS,
     TASK_CONTEXT_KEY,
     DispatchOptions,
-    HeaderPropagation,
-    IHeaderPropagator,
-    InMemoryTaskResult,
-    TaskBinding,
-    TaskCall,
     TaskDispatcher,
     TaskExecution,
-    TaskMessage,
     TaskNotRegisteredError,
-    TaskRegistry,
     dispatch_options,
+)
+from spakky.dispatch.core.adapter import (
+    DEFAULT_OPTIONS,
+    HeaderPropagation,
+    IHeaderPropagator,
+    TaskBinding,
+    TaskCall,
+    TaskMessage,
+    TaskRegistry,
     task_name_for,
 )
 from spakky.dispatch.core.dispatcher import new_task_id
+from spakky.dispatch.core.testing import InMemoryTaskResult
 
 from .dispatch_core_support import (
     RecordingAsyncTaskSender,

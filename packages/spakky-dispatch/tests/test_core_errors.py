@@ -7,25 +7,54 @@ from spakky.core.common.error import AbstractSpakkyFrameworkError
 
 from spakky.dispatch.core import (
     AbstractSpakkyDispatchError,
+    BrokerConfigurationError,
+    BrokerRejectedError,
     BrokerUnavailableError,
-    DuplicateTaskNameError,
-    EventLoopReentryError,
-    HeaderPropagationError,
+    InvalidDispatchOptionsError,
     InvalidScheduleRouteError,
+    InvalidSettingsError,
     InvalidTaskDefinitionError,
-    InvokerNotReadyError,
+    PublishUnconfirmedError,
     ResultBackendNotConfiguredError,
+    ResultBackendUnavailableError,
     RetryableTaskError,
     TaskArgumentSerializationError,
+    TaskArgumentsError,
     TaskDispatchError,
     TaskNotRegisteredError,
-    TaskNotRunError,
+    TaskRefusedError,
     TaskResultError,
     TaskResultTimeoutError,
+    WaitInsideTaskError,
 )
+from spakky.dispatch.core.adapter import (
+    DuplicateTaskNameError,
+    EventLoopReentryError,
+    HeaderBudgetExceededError,
+    HeaderPropagationError,
+    InvokerNotReadyError,
+    ReservedHeaderError,
+    ResultLookupUnsupportedError,
+    TransportConflictError,
+)
+from spakky.dispatch.core.testing import TaskNotDispatchedError, TaskNotRunError
 
 CONCRETE_ERRORS: list[type[AbstractSpakkyDispatchError]] = [
+    BrokerConfigurationError,
+    BrokerRejectedError,
     BrokerUnavailableError,
+    HeaderBudgetExceededError,
+    InvalidDispatchOptionsError,
+    InvalidSettingsError,
+    PublishUnconfirmedError,
+    ReservedHeaderError,
+    ResultBackendUnavailableError,
+    ResultLookupUnsupportedError,
+    TaskArgumentsError,
+    TaskNotDispatchedError,
+    TaskRefusedError,
+    TransportConflictError,
+    WaitInsideTaskError,
     DuplicateTaskNameError,
     EventLoopReentryError,
     HeaderPropagationError,
@@ -86,6 +115,31 @@ def test_error_hierarchy_expect_transport_and_result_bases() -> None:
     assert issubclass(ResultBackendNotConfiguredError, TaskResultError)
     assert issubclass(TaskResultTimeoutError, TaskResultError)
     assert issubclass(TaskNotRunError, TaskResultError)
+    assert issubclass(PublishUnconfirmedError, BrokerUnavailableError)
+    assert issubclass(BrokerRejectedError, TaskDispatchError)
+    assert issubclass(ReservedHeaderError, TaskDispatchError)
+    assert issubclass(ResultBackendUnavailableError, TaskResultError)
+
+
+@pytest.mark.parametrize("error_type", CONCRETE_ERRORS, ids=lambda t: t.__name__)
+def test_error_message_expect_no_transport_named(
+    error_type: type[AbstractSpakkyDispatchError],
+) -> None:
+    """The core's messages fit every transport: no transport's words or variables."""
+    for word in ("celery", "taskiq", "SPAKKY_CELERY", "SPAKKY_TASKIQ"):
+        assert word.lower() not in error_type.message.lower()
+
+
+@pytest.mark.parametrize("error_type", CONCRETE_ERRORS, ids=lambda t: t.__name__)
+def test_error_pickle_each_expect_same_class_text_and_detail(
+    error_type: type[AbstractSpakkyDispatchError],
+) -> None:
+    """Every error survives pickling, and rebuilding from its args, as itself."""
+    error = error_type("detail")
+    restored = pickle.loads(pickle.dumps(error))
+    assert type(restored) is error_type
+    assert str(restored) == str(error)
+    assert str(type(error)(*error.args)) == str(error)
 
 
 def test_retryable_error_defaults_expect_one_second_three_retries() -> None:

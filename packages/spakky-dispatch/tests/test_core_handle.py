@@ -3,8 +3,10 @@
 import asyncio
 import pickle
 
+import pytest
 from spakky.task import TaskHandler, task
 
+import spakky.dispatch.core.handle as handle_module
 from spakky.dispatch.core import (
     ITaskHandle,
     TaskDispatcher,
@@ -12,9 +14,13 @@ from spakky.dispatch.core import (
     TaskResultError,
     TaskResultTimeoutError,
     WaitInsideTaskError,
-    running_task,
 )
-from spakky.dispatch.core.handle import refuse_wait_inside_task, result_timeout
+from spakky.dispatch.core.context import running_task
+from spakky.dispatch.core.handle import (
+    poll_pauses,
+    refuse_wait_inside_task,
+    result_timeout,
+)
 
 from .dispatch_core_support import running_app
 
@@ -136,3 +142,29 @@ def test_result_timeout_expect_timeout_error_naming_task_and_queue() -> None:
     )
     restored = pickle.loads(pickle.dumps(named))
     assert (type(restored), str(restored)) == (TaskResultTimeoutError, str(named))
+
+
+def test_poll_pauses_expect_growing_pauses_capped_and_ending_at_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """5 ms doubling to 0.25 s; the last pause ends at the deadline, then it stops."""
+    clock = [100.0]
+    monkeypatch.setattr(handle_module.time, "monotonic", lambda: clock[0])
+    forever = poll_pauses(None)
+    assert [next(forever) for _ in range(8)] == [
+        0.005,
+        0.01,
+        0.02,
+        0.04,
+        0.08,
+        0.16,
+        0.25,
+        0.25,
+    ]
+    pauses = poll_pauses(0.1)
+    waited: list[float] = []
+    for pause in pauses:
+        waited.append(pause)
+        clock[0] += pause
+    assert waited == pytest.approx([0.005, 0.01, 0.02, 0.04, 0.025])
+    assert list(poll_pauses(0)) == []

@@ -16,11 +16,9 @@ from spakky.core.common.types import AsyncFunc, Func
 from spakky.core.pod.annotations.order import Order
 from spakky.task import TaskHandler, TaskRoute, task
 
-from spakky.dispatch.core import (
-    InMemoryTaskResult,
-    TaskDispatcher,
-    task_name_for,
-)
+from spakky.dispatch.core import TaskDispatcher
+from spakky.dispatch.core.adapter import task_name_for
+from spakky.dispatch.core.testing import InMemoryTaskResult
 
 from .dispatch_core_support import running_app
 

@@ -16,15 +16,17 @@ from spakky.core.pod.interfaces.aware.application_context_aware import (
 from spakky.task import TaskHandler, task
 
 from spakky.dispatch.core import (
+    TaskExecution,
+    TaskNotRegisteredError,
+    current_task_execution,
+)
+from spakky.dispatch.core.adapter import (
     EventLoopRunner,
     HeaderPropagation,
     InvokerNotReadyError,
-    TaskExecution,
     TaskInvoker,
     TaskMessage,
-    TaskNotRegisteredError,
     TaskRegistry,
-    current_task_execution,
     task_name_for,
 )
 

@@ -18,14 +18,10 @@ from spakky.core.common.types import AsyncFunc, Func
 from spakky.core.pod.annotations.pod import Pod
 from spakky.task import TaskHandler, TaskRoute, task
 
-from spakky.dispatch.core import (
-    AsyncTaskDispatchAspect,
-    InMemoryTaskResult,
-    TaskDispatchAspect,
-    TaskExecution,
-    current_task_execution,
-    task_name_for,
-)
+from spakky.dispatch.core import TaskExecution, current_task_execution
+from spakky.dispatch.core.adapter import task_name_for
+from spakky.dispatch.core.aspects import AsyncTaskDispatchAspect, TaskDispatchAspect
+from spakky.dispatch.core.testing import InMemoryTaskResult
 
 from .dispatch_core_support import Harness, running_app
 

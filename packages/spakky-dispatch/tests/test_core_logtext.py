@@ -28,3 +28,9 @@ def test_printable_not_text_expect_its_str() -> None:
     """Other values are shown by ``str``, escaped like text."""
     assert printable(("a", 1)) == "('a', 1)"
     assert printable(b"\xff") == "b'\\xff'"
+
+
+def test_printable_without_limit_expect_escaped_never_cut() -> None:
+    """``limit=None`` escapes but keeps all of a long text."""
+    text = printable("a\n" + "x" * (LOG_FIELD_LIMIT * 3), limit=None)
+    assert text == "a\\n" + "x" * (LOG_FIELD_LIMIT * 3)

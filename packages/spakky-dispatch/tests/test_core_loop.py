@@ -11,7 +11,7 @@ from types import SimpleNamespace, TracebackType
 import pytest
 
 import spakky.dispatch.core.loop as loop_module
-from spakky.dispatch.core import EventLoopReentryError, EventLoopRunner
+from spakky.dispatch.core.adapter import EventLoopReentryError, EventLoopRunner
 
 THREAD_NAME = "spakky-dispatch-event-loop"
 

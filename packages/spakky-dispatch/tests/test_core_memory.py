@@ -5,16 +5,12 @@ import asyncio
 import pytest
 from spakky.task import TaskHandler, task
 
-from spakky.dispatch.core import (
+from spakky.dispatch.core import TaskDispatcher, TaskResultError, TaskResultTimeoutError
+from spakky.dispatch.core.adapter import ITaskSender, TaskMessage, task_name_for
+from spakky.dispatch.core.testing import (
     InMemoryTaskResult,
     InMemoryTaskSender,
-    ITaskSender,
-    TaskDispatcher,
-    TaskMessage,
     TaskNotRunError,
-    TaskResultError,
-    TaskResultTimeoutError,
-    task_name_for,
 )
 
 from .dispatch_core_support import running_app

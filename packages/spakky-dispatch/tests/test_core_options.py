@@ -6,17 +6,15 @@ import pytest
 from spakky.task import TaskHandler, task
 
 from spakky.dispatch.core import (
-    DEFAULT_OPTIONS,
     DispatchOptions,
     InvalidDispatchOptionsError,
     RetryableTaskError,
     RetryPolicy,
-    call_options,
     dispatch_options,
-    merge_options,
     task_options,
-    validate_options,
 )
+from spakky.dispatch.core.adapter import DEFAULT_OPTIONS
+from spakky.dispatch.core.options import call_options, merge_options, validate_options
 
 from .dispatch_core_support import running_app
 

@@ -8,7 +8,7 @@ import pytest
 from spakky.core.pod.annotations.order import Order
 from spakky.core.pod.annotations.pod import Pod
 
-from spakky.dispatch.core import (
+from spakky.dispatch.core.adapter import (
     HeaderPropagation,
     HeaderPropagationError,
     IHeaderPropagator,

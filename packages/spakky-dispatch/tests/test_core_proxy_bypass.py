@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from spakky.core.common.proxy import ProxyFactory
 
-from spakky.dispatch.core import proxy_bypass, task_name_for
+from spakky.dispatch.core import proxy_bypass
+from spakky.dispatch.core.adapter import task_name_for
 from spakky.dispatch.core.proxy_bypass import proxy_shape_problem
 
 from .dispatch_core_support import running_app

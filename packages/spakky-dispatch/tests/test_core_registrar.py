@@ -17,13 +17,12 @@ from spakky.task import (
     task,
 )
 
-from spakky.dispatch.core import (
+from spakky.dispatch.core import InvalidScheduleRouteError, InvalidTaskDefinitionError
+from spakky.dispatch.core.adapter import (
     CrontabSchedule,
     DailySchedule,
     DuplicateTaskNameError,
     IntervalSchedule,
-    InvalidScheduleRouteError,
-    InvalidTaskDefinitionError,
     TaskBinding,
     task_name_for,
 )

@@ -6,11 +6,11 @@ import pytest
 from spakky.core.pod.annotations.pod import Pod
 from spakky.task import TaskAuthMetadata, TaskHandler, task
 
-from spakky.dispatch.core import (
+from spakky.dispatch.core import TaskNotRegisteredError
+from spakky.dispatch.core.adapter import (
     DuplicateTaskNameError,
     IntervalSchedule,
     TaskBinding,
-    TaskNotRegisteredError,
     TaskRegistry,
     task_name_for,
 )

@@ -6,14 +6,15 @@ from typing import Any
 import pytest
 from spakky.task import Crontab, Month, ScheduleRoute, Weekday
 
-from spakky.dispatch.core import (
-    AbstractSpakkyDispatchError,
+from spakky.dispatch.core import AbstractSpakkyDispatchError, InvalidScheduleRouteError
+from spakky.dispatch.core.adapter import (
     CrontabSchedule,
     DailySchedule,
     IntervalSchedule,
-    InvalidScheduleRouteError,
-    schedule_spec_from_route,
+    cron_fields,
+    cron_weekday,
 )
+from spakky.dispatch.core.schedule import schedule_spec_from_route
 
 TASK = "reports.tasks.ReportTasks.nightly"
 
@@ -229,3 +230,22 @@ def test_schedule_error_expect_dispatch_error_root() -> None:
     """Schedule errors are the project's own, under its error root."""
     with pytest.raises(AbstractSpakkyDispatchError):
         schedule_spec_from_route(ScheduleRoute(interval=timedelta(0)), task_name=TASK)
+
+
+def test_cron_weekday_expect_iso_monday_zero_to_cron_sunday_zero() -> None:
+    """ISO Monday (0) is cron's 1, ISO Sunday (6) cron's 0."""
+    assert [cron_weekday(day) for day in Weekday] == [1, 2, 3, 4, 5, 6, 0]
+
+
+def test_cron_fields_expect_five_cron_fields() -> None:
+    """Daily specs and crontabs as cron's five fields, values sorted, weekdays converted."""
+    assert cron_fields(DailySchedule(hour=3, minute=5)) == ("5", "3", "*", "*", "*")
+    spec = CrontabSchedule(
+        minute=0,
+        hour=9,
+        day_of_month=(15, 1),
+        month=(Month.DECEMBER, Month.JANUARY),
+        weekday=(Weekday.SUNDAY, Weekday.MONDAY),
+    )
+    assert cron_fields(spec) == ("0", "9", "1,15", "1,12", "0,1")
+    assert cron_fields(CrontabSchedule(minute=1, hour=2)) == ("1", "2", "*", "*", "*")

@@ -6,17 +6,19 @@ import pytest
 from spakky.task import TaskHandler, schedule, task
 
 from spakky.dispatch.core import (
-    NO_ARGUMENTS,
     DispatchOptions,
     InvalidDispatchOptionsError,
     InvalidTaskDefinitionError,
-    ScheduledCall,
-    binding_notes,
-    find_unencodable,
     schedule_options,
-    task_name_for,
     task_options,
 )
+from spakky.dispatch.core.adapter import (
+    NO_ARGUMENTS,
+    ScheduledCall,
+    find_unencodable,
+    task_name_for,
+)
+from spakky.dispatch.core.binding import binding_notes
 
 from .dispatch_core_support import running_app
 

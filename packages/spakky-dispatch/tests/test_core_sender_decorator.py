@@ -8,14 +8,14 @@ from spakky.core.pod.annotations.pod import Pod
 from spakky.task import TaskHandler, task
 from spakky.task.interfaces.task_result import ITaskResult
 
-from spakky.dispatch.core import (
+from spakky.dispatch.core.adapter import (
     IAsyncTaskSender,
-    InMemoryTaskSender,
     ITaskSender,
     ITaskSenderDecorator,
     ResultLookupUnsupportedError,
     TaskMessage,
 )
+from spakky.dispatch.core.testing import InMemoryTaskSender
 
 from .dispatch_core_support import running_app
 

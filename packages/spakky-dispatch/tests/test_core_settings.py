@@ -1,4 +1,4 @@
-"""``describe_settings_errors``: a settings error names variables, never values."""
+"""``settings_problems``: a settings error names variables, never values."""
 
 from typing import ClassVar
 
@@ -6,7 +6,9 @@ import pytest
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from spakky.dispatch.core import describe_settings_errors
+from spakky.dispatch.core import InvalidSettingsError
+from spakky.dispatch.core.adapter import check_timezone, reporting_settings_errors
+from spakky.dispatch.core.settings import settings_problems
 
 SECRET = "p4ssw0rd-that-must-not-print"
 
@@ -51,9 +53,10 @@ def test_describe_expect_variables_and_problems_without_values(
     """Missing, bound, nested and validator errors, by variable, with no value."""
     error = _errors(monkeypatch, RETRIES=SECRET, HOSTS=f'[1, "{SECRET}"]', TOKEN=SECRET)
     assert SECRET in str(error), "pydantic's own text quotes the input"
-    text = describe_settings_errors(error.errors(include_input=False), "EXAMPLE__")
-    assert SECRET not in text
-    assert text.split("; ") == [
+    problems = settings_problems(error, "EXAMPLE__")
+    assert problems is not None
+    assert SECRET not in "".join(problems)
+    assert problems == [
         "EXAMPLE__URL is required but not set",
         "EXAMPLE__RETRIES: Input should be a valid integer, unable to parse "
         "string as an integer",
@@ -66,13 +69,54 @@ def test_describe_expect_variables_and_problems_without_values(
 def test_describe_cross_check_and_no_prefix_expect_message_and_field_names(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A model-level check gives its message alone; without a prefix, field names."""
+    """A model-level check gives its message alone; the prefix is found by class."""
     error = _errors(monkeypatch, URL="x", RETRIES="7")
-    assert describe_settings_errors(error.errors()) == (
+    assert settings_problems(error, "EXAMPLE__") == [
         "EXAMPLE__RETRIES=7 is not allowed with this URL"
-    )
+    ]
     error = _errors(monkeypatch, URL="x", RETRIES="-1")
-    assert describe_settings_errors(error.errors()) == (
-        "retries: Input should be greater than or equal to 0"
-    )
-    assert describe_settings_errors([{}]) == "invalid"
+    assert settings_problems(error) == [
+        "EXAMPLE__RETRIES: Input should be greater than or equal to 0"
+    ]
+    assert settings_problems(error, "") == [
+        "RETRIES: Input should be greater than or equal to 0"
+    ]
+
+
+class ReportedSettings(ExampleSettings):
+    """A settings class of ours: its errors become ``InvalidSettingsError``."""
+
+    def __init__(self) -> None:
+        with reporting_settings_errors("EXAMPLE__"):
+            super().__init__()
+
+
+def test_reporting_settings_errors_expect_invalid_settings_error_without_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The validation error becomes the core's error, naming variables, no value."""
+    monkeypatch.setenv("EXAMPLE__TOKEN", SECRET)
+    with pytest.raises(InvalidSettingsError) as raised:
+        ReportedSettings()
+    text = str(raised.value)
+    assert text.startswith("Settings are invalid; fix the environment variables")
+    assert "EXAMPLE__URL is required but not set" in text
+    assert "EXAMPLE__TOKEN: must be at least 40 characters" in text
+    assert SECRET not in text
+    assert raised.value.__cause__ is None
+    assert raised.value.__suppress_context__
+
+
+def test_reporting_settings_errors_other_error_expect_unchanged() -> None:
+    """An error that is not a validation error passes through as it is."""
+    with pytest.raises(KeyError), reporting_settings_errors("EXAMPLE__"):
+        raise KeyError("x")
+
+
+def test_check_timezone_expect_iana_names_only() -> None:
+    """An IANA name passes; anything else is refused, naming examples."""
+    assert check_timezone("Asia/Seoul") == "Asia/Seoul"
+    with pytest.raises(ValueError, match="use an IANA name such as UTC"):
+        check_timezone("Mars/Olympus")
+    with pytest.raises(ValueError, match="unknown timezone"):
+        check_timezone("../etc")

@@ -11,8 +11,8 @@ from taskiq import AsyncBroker, TaskiqScheduler
 from taskiq.cli.scheduler.args import SchedulerArgs
 from taskiq.cli.worker.args import WorkerArgs
 
+from spakky.dispatch.core.loading import ApplicationNotFoundError, load_application
 from spakky.plugins.taskiq import cli, target
-from spakky.plugins.taskiq.loading import ApplicationNotFoundError, load_application
 
 from . import cli_targets
 
@@ -186,13 +186,13 @@ def test_cli_command_help_expect_taskiq_own_options_without_application(
 def test_list_tasks_into_stream_expect_same_listing(
     memory_env: pytest.MonkeyPatch,
 ) -> None:
-    """``list_tasks(application, out)`` writes the listing to any stream."""
+    """``COMMAND_LINE.list_tasks(application, out)`` writes to any stream."""
     import io
 
     application = load_application(f"{TARGETS}:factory")
     try:
         out = io.StringIO()
-        cli.list_tasks(application, out)
+        cli.COMMAND_LINE.list_tasks(application, out)
     finally:
         application.stop()
     assert out.getvalue().startswith("7 task(s)\n")

@@ -14,25 +14,18 @@ from taskiq import AsyncBroker, InMemoryBroker, TaskiqScheduler
 
 import spakky.plugins.taskiq
 from spakky.dispatch.auth import AuthSnapshotPropagator, ProtectedScheduleError
-from spakky.dispatch.core import (
+from spakky.dispatch.core.adapter import (
     HeaderPropagation,
     ITaskSender,
     TaskMessage,
+    TaskRegistrationPostProcessor,
     TaskRegistry,
-)
-from spakky.dispatch.taskiq import (
-    BrokerLoop,
-    SpakkyScheduleSource,
-    TaskiqConfigurationError,
-    TaskiqTaskResult,
-)
-from spakky.dispatch.tracing import TraceHeaderPropagator
-from spakky.plugins.taskiq import (
-    AsyncTaskiqTaskDispatchAspect,
-    TaskiqPostProcessor,
-    TaskiqTaskDispatchAspect,
     TransportConflictError,
 )
+from spakky.dispatch.core.aspects import AsyncTaskDispatchAspect, TaskDispatchAspect
+from spakky.dispatch.taskiq import BrokerLoop, SpakkyScheduleSource, TaskiqTaskResult
+from spakky.dispatch.tracing import TraceHeaderPropagator
+from spakky.plugins.taskiq import InvalidSettingsError
 from spakky.plugins.taskiq.main import initialize
 
 from . import plugin_handlers, plugin_protected, plugin_user_broker
@@ -92,7 +85,8 @@ def test_plugin_composition_expect_tracing_and_auth_propagators(
     app = make_app(plugin_handlers)
     kinds = [type(p) for p in app.container.get(HeaderPropagation).propagators]
     assert kinds == [AuthSnapshotPropagator, TraceHeaderPropagator]
-    for aspect in (TaskiqTaskDispatchAspect, AsyncTaskiqTaskDispatchAspect):
+    for aspect in (TaskDispatchAspect, AsyncTaskDispatchAspect):
+        assert app.container.contains(aspect)
         assert Order.get(aspect).order == 1
 
 
@@ -108,18 +102,21 @@ def test_plugin_user_broker_expect_used_without_broker_url(
     assert mailer.shout("x").get(timeout=5) == "X"
 
 
-def test_plugin_user_broker_added_first_expect_no_default_registered(
+def test_plugin_user_broker_added_first_expect_default_never_built(
     memory_env: pytest.MonkeyPatch, make_app: AppFactory
 ) -> None:
-    """A broker pod added before the plugin keeps the default from being added."""
+    """A broker pod added before the plugin wins too; the default is never built."""
+    memory_env.delenv("SPAKKY_TASKIQ__BROKER_URL")
     app = make_app(plugin_handlers, before=(plugin_user_broker.own_broker,))
     assert isinstance(
         app.container.get(AsyncBroker),  # type: ignore[type-abstract]
         plugin_user_broker.OwnBroker,
     )
-    assert not app.container.contains(
+    assert app.container.contains(
         AsyncBroker, spakky.plugins.taskiq.DEFAULT_BROKER_POD_NAME
     )
+    mailer: Any = app.container.get(Mailer)
+    assert mailer.shout("x").get(timeout=5) == "X"
 
 
 def test_plugin_without_broker_url_expect_configuration_error(
@@ -127,7 +124,7 @@ def test_plugin_without_broker_url_expect_configuration_error(
 ) -> None:
     """No broker URL and no broker pod: starting names the variable to set."""
     memory_env.delenv("SPAKKY_TASKIQ__BROKER_URL")
-    with pytest.raises(TaskiqConfigurationError, match="SPAKKY_TASKIQ__BROKER_URL"):
+    with pytest.raises(InvalidSettingsError, match="SPAKKY_TASKIQ__BROKER_URL"):
         make_app(plugin_handlers)
 
 
@@ -200,7 +197,7 @@ def test_plugin_post_processor_attached_again_expect_registered_once(
     app = make_app(plugin_handlers)
     registry = app.container.get(TaskRegistry)
     count = len(registry)
-    app.container.get(TaskiqPostProcessor).set_application_context(
+    app.container.get(TaskRegistrationPostProcessor).set_application_context(
         app.application_context
     )
     assert len(registry) == count

@@ -22,7 +22,7 @@ from spakky.core.pod.interfaces.aware.application_context_aware import (
 from spakky.task import TaskHandler, task
 from spakky.tracing import TraceContext
 
-from spakky.dispatch.core import IHeaderPropagator, TaskCall
+from spakky.dispatch.core.adapter import IHeaderPropagator, TaskCall
 from tests.faults.ledger import HOLD_VARIABLE, append
 
 PROBE_HEADER = "x-spakky-fault-probe"

@@ -1,15 +1,10 @@
 """An application the core's command-line tests load."""
 
-from typing import override
-
 from spakky.core.application.application import SpakkyApplication
 from spakky.core.application.application_context import ApplicationContext
-from spakky.core.pod.annotations.pod import Pod
-from spakky.core.pod.interfaces.application_context import IApplicationContext
 from spakky.task import TaskHandler, task
 
-from spakky.dispatch.core import CORE_COMPONENTS
-from spakky.dispatch.core.startup import AbstractTaskRegistrationPostProcessor
+from spakky.dispatch.core.adapter import CORE_COMPONENTS, TaskRegistrationPostProcessor
 
 from ..dispatch_core_support import PORT_FAKES
 
@@ -23,19 +18,10 @@ class Reports:
         return day
 
 
-@Pod()
-class Registration(AbstractTaskRegistrationPostProcessor):
-    """The registration a transport plugin adds; this transport has nothing to do."""
-
-    @override
-    def prepare(self, application_context: IApplicationContext) -> None:
-        """Nothing to settle."""
-
-
 def build() -> SpakkyApplication:
     """The core, in-memory ports and ``Reports``, not started."""
     app = SpakkyApplication(ApplicationContext())
-    for pod in (*CORE_COMPONENTS, *PORT_FAKES, Registration, Reports):
+    for pod in (*CORE_COMPONENTS, *PORT_FAKES, TaskRegistrationPostProcessor, Reports):
         app.add(pod)
     return app
 
@@ -43,6 +29,6 @@ def build() -> SpakkyApplication:
 def empty() -> SpakkyApplication:
     """The same application without any handler."""
     app = SpakkyApplication(ApplicationContext())
-    for pod in (*CORE_COMPONENTS, *PORT_FAKES, Registration):
+    for pod in (*CORE_COMPONENTS, *PORT_FAKES, TaskRegistrationPostProcessor):
         app.add(pod)
     return app

@@ -1,28 +1,25 @@
-"""``spakky-celery``: run a worker or beat for a Spakky application, list its tasks.
+"""``spakky-celery``: Celery's worker and beat on a Spakky application, and its tasks.
 
-Usage::
-
-    spakky-celery worker myservice.main:app [celery worker options...]
-    spakky-celery -A myservice.main:app beat [celery beat options...]
-    spakky-celery tasks  myservice.main:app
-    spakky-celery worker --help      # Celery's own worker options
-    spakky-celery --version
-
-``myservice.main:app`` names a started (or startable) ``SpakkyApplication``, or a
-callable that returns one. Options after it go to Celery's own ``worker`` /
-``beat`` commands unchanged, so no ``celery -A`` glue module is needed. The
-parsing, help and error reports are the core's ``CommandLine``.
+``spakky-celery worker myservice.main:app -P solo`` runs ``celery worker -P
+solo`` on the application's own Celery app (no ``celery -A`` glue module);
+``beat`` runs Celery beat on its ``@schedule`` entries; ``tasks`` lists them.
+Parsing, ``--help``, ``--version`` and error reports are the core's
+``CommandLine`` (``spakky.dispatch.core.cli``).
 """
 
-import sys
-from collections.abc import Callable, Sequence
-from typing import TextIO
+from collections.abc import Callable
 
 from celery import Celery
 from spakky.core.application.application import SpakkyApplication
 
-from spakky.dispatch.core import TaskBinding
-from spakky.dispatch.core.cli import Command, CommandLine, Invocation, ScheduleText
+from spakky.dispatch.core.adapter import TaskBinding
+from spakky.dispatch.core.cli import (
+    Command,
+    CommandLine,
+    Invocation,
+    ScheduleText,
+    tool_help,
+)
 
 
 def beat_schedules(application: SpakkyApplication) -> ScheduleText:
@@ -48,19 +45,10 @@ def _start(command: str) -> Callable[[Invocation], int]:
 def _celery_help(command: str) -> Callable[[], int]:
     """Print ``celery <command> --help`` from a bare Celery app (no application)."""
 
-    def show() -> int:
-        program, sys.argv[0] = sys.argv[0], "celery"
-        try:
-            code: int | None = Celery("spakky-celery", set_as_current=False).start(
-                [command, "--help"]
-            )
-        except SystemExit as exit_:
-            return exit_.code if isinstance(exit_.code, int) else 0
-        finally:
-            sys.argv[0] = program
-        return int(code or 0)
+    def show() -> int | None:
+        return Celery("spakky-celery", set_as_current=False).start([command, "--help"])
 
-    return show
+    return tool_help("celery", show)
 
 
 COMMAND_LINE = CommandLine(
@@ -97,15 +85,8 @@ COMMAND_LINE = CommandLine(
 )
 """The ``spakky-celery`` command line."""
 
-
-def list_tasks(application: SpakkyApplication, out: TextIO) -> None:
-    """Print every registered task, whether calls dispatch it, and its schedule."""
-    COMMAND_LINE.list_tasks(application, out)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``spakky-celery`` command."""
-    return COMMAND_LINE.main(argv)
+main = COMMAND_LINE.main
+"""Entry point of the ``spakky-celery`` command: ``main(argv=None) -> int``."""
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,7 @@
-"""pytest fixtures for testing Spakky task handlers (loaded automatically)."""
+"""pytest fixture for running a Celery worker in a test (loaded automatically).
+
+``spakky_task_capture`` comes from spakky-dispatch's own pytest plugin.
+"""
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -8,23 +11,7 @@ import pytest
 from celery import Celery
 from spakky.core.application.application import SpakkyApplication
 
-from spakky.plugins.celery.testing import CapturedTasks, capture_tasks, embedded_worker
-
-
-@pytest.fixture
-def spakky_task_capture() -> Iterator[Callable[[SpakkyApplication], CapturedTasks]]:
-    """Start capturing an application's dispatches; restored after the test.
-
-    ``captured = spakky_task_capture(app)`` then call tasks, assert on
-    ``captured.messages`` / ``captured.assert_dispatched(...)``, and
-    ``captured.run_all()`` to execute them in-process.
-    """
-    with ExitStack() as stack:
-
-        def capture(application: SpakkyApplication) -> CapturedTasks:
-            return stack.enter_context(capture_tasks(application))
-
-        yield capture
+from spakky.plugins.celery.testing import embedded_worker
 
 
 @pytest.fixture

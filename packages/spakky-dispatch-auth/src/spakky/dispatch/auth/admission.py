@@ -23,7 +23,7 @@ from spakky.dispatch.auth.message_binding import (
     NotPlainValueError,
     arguments_digest,
 )
-from spakky.dispatch.core import TaskCall
+from spakky.dispatch.core.adapter import TaskCall
 
 _INVALID = AuthorizationReasonCode.SNAPSHOT_INVALID
 _EXPIRED = AuthorizationReasonCode.SNAPSHOT_EXPIRED

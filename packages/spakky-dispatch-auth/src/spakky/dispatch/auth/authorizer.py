@@ -37,7 +37,7 @@ from spakky.dispatch.auth.error import (
     TaskAuthUnavailableError,
 )
 from spakky.dispatch.auth.plan import RequirementCheck, TaskAuthPlan
-from spakky.dispatch.core import TaskCall
+from spakky.dispatch.core.adapter import TaskCall
 
 TASK_BOUNDARY: Final = "task"
 """``AuthInvocation.boundary`` given to the snapshot verifier."""

@@ -2,12 +2,11 @@
 
 from typing import ClassVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from spakky.core.stereotype.configuration import Configuration
 
-from spakky.dispatch.auth.error import TaskAuthConfigurationError
-from spakky.dispatch.core import describe_settings_errors
+from spakky.dispatch.core.adapter import reporting_settings_errors
 
 ENV_PREFIX = "SPAKKY_DISPATCH_AUTH__"
 """Prefix of every variable read by ``TaskAuthConfig``."""
@@ -49,11 +48,5 @@ class TaskAuthConfig(BaseSettings):
     """Seconds of clock difference between callers and workers that the age checks allow."""
 
     def __init__(self) -> None:
-        try:
+        with reporting_settings_errors(ENV_PREFIX):
             super().__init__()
-        except ValidationError as error:
-            raise TaskAuthConfigurationError(
-                describe_settings_errors(
-                    error.errors(include_url=False, include_input=False), ENV_PREFIX
-                )
-            ) from None

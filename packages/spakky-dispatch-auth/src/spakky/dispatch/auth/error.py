@@ -1,7 +1,7 @@
 """Errors raised by the auth-snapshot adapter.
 
 Worker-side refusals (:class:`AbstractTaskAuthRefusedError` and its three
-subclasses) cross the result backend. Celery's JSON result serializer stores an
+subclasses) cross the result backend. A JSON result serializer stores an
 exception as its class, module and ``args`` and rebuilds it on the caller with
 ``cls(*args)``, so their ``args`` are exactly their constructor's plain string
 arguments (reason code, reason). They never hold a secret: no snapshot, no
@@ -17,7 +17,7 @@ from spakky.auth import (
     AuthorizationReasonCode,
 )
 
-from spakky.dispatch.core import (
+from spakky.dispatch.core.adapter import (
     AbstractSpakkyDispatchError,
     RetryableTaskError,
     TaskArgumentSerializationError,
@@ -30,14 +30,6 @@ class AbstractSpakkyDispatchAuthError(AbstractSpakkyDispatchError, ABC):
     """Root of every error raised by spakky-dispatch-auth."""
 
     message = "Task auth failed"
-
-
-class TaskAuthConfigurationError(AbstractSpakkyDispatchAuthError):
-    """The ``SPAKKY_DISPATCH_AUTH__*`` settings are invalid."""
-
-    message = (
-        "Task auth configuration is invalid; fix the SPAKKY_DISPATCH_AUTH__* variables"
-    )
 
 
 class WeakSnapshotKeyError(AbstractSpakkyDispatchAuthError):

@@ -10,7 +10,7 @@ from spakky.dispatch.auth.error import (
     InvalidTaskAuthDefinitionError,
     ProtectedScheduleError,
 )
-from spakky.dispatch.core import TaskBinding
+from spakky.dispatch.core.adapter import TaskBinding
 
 SUPPORTED_KINDS: Final = frozenset(
     {

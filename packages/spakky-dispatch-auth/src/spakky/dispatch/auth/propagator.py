@@ -43,7 +43,7 @@ from spakky.dispatch.auth.message_binding import (
     arguments_digest,
 )
 from spakky.dispatch.auth.plan import TaskAuthPlan, plan_task_auth
-from spakky.dispatch.core import (
+from spakky.dispatch.core.adapter import (
     DispatchOptions,
     IHeaderPropagator,
     TaskBinding,

@@ -9,7 +9,7 @@ from spakky.core.service.interfaces.service import IService
 
 from spakky.dispatch.auth.error import InvalidTaskAuthDefinitionError
 from spakky.dispatch.auth.propagator import AuthSnapshotPropagator
-from spakky.dispatch.core import TaskRegistry
+from spakky.dispatch.core.adapter import TaskRegistry
 
 
 @Order(0)

@@ -2,7 +2,9 @@
 
 Sending through ``send_task``, schedules as ``beat_schedule`` entries, worker
 endpoints on the application's own Celery app, ``CeleryConfig`` and the
-Celery-backed ``ITaskResult``.
+Celery-backed ``ITaskResult``. Its errors are the core's
+(``spakky.dispatch.core``), with Celery's settings named in their details,
+plus ``UnknownQueueError``.
 """
 
 from spakky.dispatch.celery.app import (
@@ -12,56 +14,37 @@ from spakky.dispatch.celery.app import (
     build_celery_app,
 )
 from spakky.dispatch.celery.config import (
-    DEFAULT_MAX_HEADER_BYTES,
     ENV_PREFIX,
     SERIALIZERS,
     UNSAFE_SERIALIZERS,
     CeleryConfig,
 )
 from spakky.dispatch.celery.endpoint import CeleryEndpointRegistrar
-from spakky.dispatch.celery.error import (
-    BrokerRejectedError,
-    CeleryConfigurationError,
-    PublishUnconfirmedError,
-    ReservedHeaderError,
-    ResultBackendUnavailableError,
-    UnknownQueueError,
-)
+from spakky.dispatch.celery.error import UnknownQueueError
 from spakky.dispatch.celery.logs import RejectedMessageLogFilter
 from spakky.dispatch.celery.result import CeleryTaskResult
-from spakky.dispatch.celery.schedule import (
-    CeleryScheduleRegistrar,
-    celery_weekday,
-    to_celery_schedule,
-)
+from spakky.dispatch.celery.schedule import CeleryScheduleRegistrar, to_celery_schedule
 from spakky.dispatch.celery.sender import RESERVED_HEADERS, CeleryTaskSender
 from spakky.dispatch.celery.urls import masked_url
-from spakky.dispatch.core.error import HeaderBudgetExceededError
+from spakky.dispatch.core.adapter import HeaderBudgetExceededError
 
 __all__ = [
-    "DEFAULT_MAX_HEADER_BYTES",
     "ENV_PREFIX",
     "MAX_HEADER_BYTES_KEY",
     "PUBLISH_TIMEOUT_KEY",
     "RESERVED_HEADERS",
     "SERIALIZERS",
     "UNSAFE_SERIALIZERS",
-    "BrokerRejectedError",
     "CeleryConfig",
-    "CeleryConfigurationError",
     "CeleryEndpointRegistrar",
     "CeleryScheduleRegistrar",
     "CeleryTaskResult",
     "CeleryTaskSender",
     "HeaderBudgetExceededError",
-    "PublishUnconfirmedError",
     "RejectedMessageLogFilter",
-    "ReservedHeaderError",
-    "ResultBackendUnavailableError",
     "UnknownQueueError",
     "broker_transport_options",
     "build_celery_app",
-    "celery_weekday",
     "masked_url",
     "to_celery_schedule",
 ]

@@ -2,20 +2,22 @@
 
 import json
 from typing import Annotated, ClassVar, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kombu.exceptions import SerializerNotInstalled
 from kombu.serialization import dumps
 from kombu.serialization import registry as _codecs  # type: ignore[attr-defined]
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from spakky.core.pod.annotations.lazy import Lazy
 from spakky.core.stereotype.configuration import Configuration
 
-from spakky.dispatch.celery.error import CeleryConfigurationError
 from spakky.dispatch.celery.inflate import BOUNDED_METHODS, DEFAULT_MAX_MESSAGE_BYTES
 from spakky.dispatch.celery.urls import check_backend_url, check_broker_url
-from spakky.dispatch.core import describe_settings_errors
+from spakky.dispatch.core.adapter import (
+    DEFAULT_MAX_HEADER_BYTES,
+    check_timezone,
+    reporting_settings_errors,
+)
 
 ENV_PREFIX = "SPAKKY_CELERY__"
 """Prefix of every variable read by ``CeleryConfig``."""
@@ -25,9 +27,6 @@ SERIALIZERS = ("json", "pickle", "yaml", "msgpack")
 
 UNSAFE_SERIALIZERS = frozenset({"pickle", "yaml"})
 """Serializers whose decoding can run code chosen by whoever writes the message."""
-
-DEFAULT_MAX_HEADER_BYTES = 16384
-"""Default budget of the propagation headers of one message (names and values)."""
 
 
 def _split_list(value: object) -> object:
@@ -176,14 +175,8 @@ class CeleryConfig(BaseSettings):
     """Allow pickle and yaml, which can run code sent by anyone who can publish."""
 
     def __init__(self) -> None:
-        try:
+        with reporting_settings_errors(ENV_PREFIX):
             super().__init__()
-        except ValidationError as error:
-            raise CeleryConfigurationError(
-                describe_settings_errors(
-                    error.errors(include_url=False, include_input=False), ENV_PREFIX
-                )
-            ) from None
 
     @field_validator("broker_url")
     @classmethod
@@ -238,14 +231,7 @@ class CeleryConfig(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(
-                f"unknown timezone {value!r}; use an IANA name such as UTC or "
-                "Asia/Seoul"
-            ) from error
-        return value
+        return check_timezone(value)
 
     @model_validator(mode="after")
     def _safe_serializers(self) -> Self:

@@ -8,13 +8,14 @@ from spakky.core.pod.annotations.pod import Pod
 
 from spakky.dispatch.celery.consumer import CELERY_CONSUMER, GUARDED_CONSUMER
 from spakky.dispatch.celery.logs import install_rejection_log_filter
-from spakky.dispatch.core import (
-    DuplicateTaskNameError,
+from spakky.dispatch.core.adapter import (
     ITaskEndpointRegistrar,
     RetryableTaskError,
     TaskBinding,
     TaskInvoker,
     TaskRefusedError,
+    named_after,
+    refuse_foreign_task,
 )
 
 _NO_HEADERS: Mapping[str, object] = {}
@@ -81,18 +82,10 @@ class CeleryEndpointRegistrar(ITaskEndpointRegistrar):
                     max_retries=error.max_retries,
                 ) from error
 
-        run.__name__ = binding.method_name
-        run.__qualname__ = f"{binding.handler_type.__qualname__}.{binding.method_name}"
-        run.__module__ = binding.handler_type.__module__
-        run.__doc__ = getattr(binding.handler_type, binding.method_name).__doc__
         existing = self._app.tasks.get(name)
-        if existing is not None:
-            if not isinstance(existing, SpakkyEndpointTask):
-                raise DuplicateTaskNameError(
-                    f"{name} is already a Celery task of this app that spakky-celery "
-                    "did not register; rename the Celery task or the handler method"
-                )
-            # The same Celery app now serves a newer application: replace it.
+        ours = isinstance(existing, SpakkyEndpointTask)
+        refuse_foreign_task(binding, existing, ours=ours, registry="Celery app")
+        if ours:  # the same Celery app now serves a newer application
             self._app.tasks.unregister(name)
         self._app.task(
             name=name,
@@ -100,4 +93,4 @@ class CeleryEndpointRegistrar(ITaskEndpointRegistrar):
             base=SpakkyEndpointTask,
             shared=False,
             lazy=False,
-        )(run)
+        )(named_after(binding, run))

@@ -9,24 +9,24 @@ why (the kind of error and its position, never the bytes), and what to do.
 
 Task ids, task names and header values come from whoever wrote the message: a
 task id holding a newline and a forged log prefix would print a line that
-looks like the worker's own. ``escape`` writes control characters as escapes
-(``\\n``); every line this package writes passes message fields through it, and
-``MessageFieldLogFilter`` does the same to the string arguments of the Celery
-loggers that print them ("Task ...[id] received", "succeeded", "failed").
+looks like the worker's own. ``escape`` (the core's ``printable``, uncut)
+writes control characters as escapes (``\\n``); every line this package writes
+passes message fields through it, and ``MessageFieldLogFilter`` does the same
+to the string arguments of the Celery loggers that print them ("Task ...[id]
+received", "succeeded", "failed").
 """
 
 import json
 import logging
-import re
 from collections.abc import Callable, Iterator, Mapping
 
 from celery.worker.consumer import consumer as celery_consumer
 
+from spakky.dispatch.core.adapter import printable
+
 CONSUMER_LOGGER = "celery.worker.consumer.consumer"
 """The logger Celery's worker consumer writes its rejections to."""
 
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 FIELD_LOGGERS = (
     "celery.worker.strategy",
@@ -37,14 +37,12 @@ FIELD_LOGGERS = (
 """Celery loggers whose lines carry task ids, names or results from a message."""
 
 
-def _escaped(match: re.Match[str]) -> str:
-    return match.group().encode("unicode_escape").decode("ascii")
-
-
 def escape(value: object) -> str:
-    """``value`` as text with every control character escaped (one log line)."""
-    text = value if isinstance(value, str) else str(value)
-    return _CONTROL.sub(_escaped, text)
+    """``value`` as text with every unprintable character escaped (one log line).
+
+    Not cut: Celery bounds what it logs of a message (``resultrepr_maxsize``).
+    """
+    return printable(value, limit=None)
 
 
 def _errors(error: BaseException) -> Iterator[BaseException]:

@@ -3,26 +3,25 @@
 import asyncio
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, override
+from typing import Any, Unpack, override
 
 from celery.backends.base import DisabledBackend
 from celery.exceptions import NotRegistered
 from celery.result import AsyncResult
 
-from spakky.dispatch.celery.error import ResultBackendUnavailableError
 from spakky.dispatch.celery.urls import masked_url, scrub
-from spakky.dispatch.core import (
-    ITaskHandle,
+from spakky.dispatch.core.adapter import (
+    AbstractTaskHandle,
     ResultBackendNotConfiguredError,
+    ResultBackendUnavailableError,
+    SentTo,
     TaskNotRegisteredError,
+    poll_pauses,
+    refuse_wait_inside_task,
 )
-from spakky.dispatch.core.handle import refuse_wait_inside_task, result_timeout
-
-_POLL_START = 0.005
-_POLL_MAX = 0.25
 
 
-class CeleryTaskResult[T](ITaskHandle[T]):
+class CeleryTaskResult[T](AbstractTaskHandle[T]):
     """Handle on a dispatched Celery task.
 
     ``get`` and ``get_async`` share one wait: they poll the task's state with
@@ -33,22 +32,13 @@ class CeleryTaskResult[T](ITaskHandle[T]):
     ``allow_inside_task=True`` (``WaitInsideTaskError``).
     """
 
-    __slots__ = ("_queue", "_result", "_task_name")
+    __slots__ = ("_result",)
 
     _result: AsyncResult[Any]
-    _task_name: str | None
-    _queue: str | None
 
-    def __init__(
-        self,
-        result: AsyncResult[Any],
-        *,
-        task_name: str | None = None,
-        queue: str | None = None,
-    ) -> None:
+    def __init__(self, result: AsyncResult[Any], **sent: Unpack[SentTo]) -> None:
+        super().__init__(**sent)
         self._result = result
-        self._task_name = task_name
-        self._queue = queue
 
     @property
     @override
@@ -86,6 +76,7 @@ class CeleryTaskResult[T](ITaskHandle[T]):
         self._result.revoke(terminate=terminate)
 
     @property
+    @override
     def queue(self) -> str:
         """The queue the task was sent to (as routed, when the call named none)."""
         if self._queue is None:
@@ -96,17 +87,10 @@ class CeleryTaskResult[T](ITaskHandle[T]):
     def get(
         self, timeout: float | None = None, *, allow_inside_task: bool = False
     ) -> T:
-        """Block until the task finishes and return its value.
+        """Block until the task finishes; its value, or its own exception.
 
-        The task's own exception is re-raised as such when it failed.
-
-        Raises:
-            WaitInsideTaskError: Called inside a running task without
-                ``allow_inside_task=True``.
-            ResultBackendNotConfiguredError: No result backend is configured.
-            ResultBackendUnavailableError: The backend cannot be read.
-            TaskResultTimeoutError: The task did not finish within ``timeout``;
-                it names the queue.
+        Raises the errors of ``ITaskHandle.get``; ``ResultBackendUnavailableError``
+        when the backend cannot be read within its socket timeout.
         """
         refuse_wait_inside_task(self.task_id, allow_inside_task=allow_inside_task)
         for pause in self._pauses(timeout):
@@ -117,15 +101,7 @@ class CeleryTaskResult[T](ITaskHandle[T]):
     async def get_async(
         self, timeout: float | None = None, *, allow_inside_task: bool = False
     ) -> T:
-        """Await the task's value without holding a thread while waiting.
-
-        Raises:
-            WaitInsideTaskError: Called inside a running task without
-                ``allow_inside_task=True``.
-            ResultBackendNotConfiguredError: No result backend is configured.
-            ResultBackendUnavailableError: The backend cannot be read.
-            TaskResultTimeoutError: The task did not finish within ``timeout``.
-        """
+        """``get`` without holding a thread while waiting."""
         refuse_wait_inside_task(self.task_id, allow_inside_task=allow_inside_task)
         for pause in self._pauses(timeout):
             await asyncio.sleep(pause)
@@ -134,14 +110,12 @@ class CeleryTaskResult[T](ITaskHandle[T]):
     def _pauses(self, timeout: float | None) -> Iterator[float]:
         """Pauses to wait between two looks at the state, until the task is done."""
         self._require_backend()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pause = _POLL_START
+        pauses = poll_pauses(timeout)
         while not self.ready():
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                raise result_timeout(self.task_id, self._task_name, self.queue, timeout)
-            yield pause if left is None else min(pause, left)
-            pause = min(pause * 2, _POLL_MAX)
+            pause = next(pauses, None)
+            if pause is None:
+                raise self.timed_out(timeout)
+            yield pause
 
     def _value(self) -> T:
         # The finished state is cached by ``ready``: this reads no backend and
@@ -165,14 +139,14 @@ class CeleryTaskResult[T](ITaskHandle[T]):
             raise ResultBackendUnavailableError(
                 f"state of {self.task_id} could not be read from "
                 f"{masked_url(url)}: {scrub(str(error) or type(error).__name__, url)}"
+                "; check SPAKKY_CELERY__RESULT_BACKEND"
             ) from error
 
     def _require_backend(self) -> None:
         if isinstance(self._result.backend, DisabledBackend):
-            raise ResultBackendNotConfiguredError(self.task_id)
-
-    def __repr__(self) -> str:
-        return f"<CeleryTaskResult {self.task_id}>"
+            raise ResultBackendNotConfiguredError(
+                f"{self.task_id}; set SPAKKY_CELERY__RESULT_BACKEND"
+            )
 
 
 def routed_queue(app: Any, task_name: str | None) -> str:

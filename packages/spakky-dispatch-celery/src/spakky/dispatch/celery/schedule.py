@@ -11,24 +11,14 @@ from spakky.dispatch.celery.sender import (
     send_options,
     unserializable_argument,
 )
-from spakky.dispatch.core import (
-    CrontabSchedule,
-    DailySchedule,
+from spakky.dispatch.core.adapter import (
     IntervalSchedule,
     IScheduleRegistrar,
     ScheduledCall,
     ScheduleSpec,
     TaskArgumentSerializationError,
+    cron_fields,
 )
-
-
-def celery_weekday(iso_weekday: int) -> int:
-    """Map an ISO weekday (Monday = 0) to Celery's ``day_of_week`` (Sunday = 0)."""
-    return (iso_weekday + 1) % 7
-
-
-def _field(values: tuple[int, ...] | None) -> str:
-    return "*" if values is None else ",".join(str(int(v)) for v in values)
 
 
 def to_celery_schedule(spec: ScheduleSpec, app: Celery) -> BaseSchedule:
@@ -38,19 +28,13 @@ def to_celery_schedule(spec: ScheduleSpec, app: Celery) -> BaseSchedule:
     """
     if isinstance(spec, IntervalSchedule):
         return schedule(run_every=spec.every, app=app)
-    if isinstance(spec, DailySchedule):
-        return crontab(minute=spec.minute, hour=spec.hour, app=app)
-    weekdays = (
-        None
-        if spec.weekday is None
-        else tuple(sorted(celery_weekday(day) for day in spec.weekday))
-    )
+    minute, hour, day_of_month, month, weekday = cron_fields(spec)
     return crontab(
-        minute=spec.minute,
-        hour=spec.hour,
-        day_of_week=_field(weekdays),
-        day_of_month=_field(spec.day_of_month),
-        month_of_year=_field(spec.month),
+        minute=minute,
+        hour=hour,
+        day_of_week=weekday,
+        day_of_month=day_of_month,
+        month_of_year=month,
         app=app,
     )
 
@@ -98,11 +82,3 @@ class CeleryScheduleRegistrar(IScheduleRegistrar):
         entries = dict(self._app.conf.beat_schedule or {})
         entries[task_name] = entry
         self._app.conf.beat_schedule = entries
-
-
-__all__ = [
-    "CeleryScheduleRegistrar",
-    "CrontabSchedule",
-    "celery_weekday",
-    "to_celery_schedule",
-]

@@ -11,29 +11,27 @@ from kombu.serialization import dumps
 from spakky.core.pod.annotations.pod import Pod
 
 from spakky.dispatch.celery.app import MAX_HEADER_BYTES_KEY, PUBLISH_TIMEOUT_KEY
-from spakky.dispatch.celery.config import DEFAULT_MAX_HEADER_BYTES, ENV_PREFIX
-from spakky.dispatch.celery.error import (
-    BrokerRejectedError,
-    PublishUnconfirmedError,
-    ReservedHeaderError,
-    UnknownQueueError,
-)
+from spakky.dispatch.celery.config import ENV_PREFIX
+from spakky.dispatch.celery.error import UnknownQueueError
 from spakky.dispatch.celery.producer import TaskPublisher
 from spakky.dispatch.celery.result import CeleryTaskResult
 from spakky.dispatch.celery.urls import masked_url, scrub
-from spakky.dispatch.core import (
+from spakky.dispatch.core.adapter import (
+    DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_OPTIONS,
     BrokerConfigurationError,
+    BrokerRejectedError,
     BrokerUnavailableError,
     DispatchOptions,
+    HeaderLimits,
     ITaskSender,
+    PublishUnconfirmedError,
     TaskArgumentSerializationError,
     TaskDispatchError,
     TaskMessage,
+    configuration_problem,
     find_unencodable,
 )
-from spakky.dispatch.core.diagnosis import configuration_problem
-from spakky.dispatch.core.propagation import check_header_budget
 
 type _Errors = tuple[type[BaseException], ...]
 
@@ -87,14 +85,23 @@ class CeleryTaskSender(ITaskSender):
         self._errors = None
         self._publisher = TaskPublisher(app)
 
+    @property
+    @override
+    def header_limits(self) -> HeaderLimits:
+        """Celery's own message fields, and the budget ``MAX_HEADER_BYTES``."""
+        budget = self._app.conf.get(MAX_HEADER_BYTES_KEY)
+        return HeaderLimits(
+            reserved=RESERVED_HEADERS,
+            max_bytes=int(budget or DEFAULT_MAX_HEADER_BYTES),
+            budget_setting=f"{ENV_PREFIX}MAX_HEADER_BYTES (or app.conf."
+            f"{MAX_HEADER_BYTES_KEY} of your own Celery app)",
+        )
+
     @override
     def send(self, message: TaskMessage) -> CeleryTaskResult[Any]:
         """Publish ``message``; every refusal happens before anything is sent.
 
         Raises:
-            ReservedHeaderError: A header would overwrite a Celery field.
-            HeaderBudgetExceededError: The headers exceed the budget
-                (``app.conf.spakky_max_header_bytes``).
             UnknownQueueError: The queue is not declared.
             TaskArgumentSerializationError: An argument cannot be serialized.
             BrokerUnavailableError: The broker could not be reached, or did not
@@ -104,15 +111,7 @@ class CeleryTaskSender(ITaskSender):
             BrokerRejectedError: The broker refused the message.
         """
         headers = message.headers
-        if headers and not RESERVED_HEADERS.isdisjoint(headers):
-            clash = sorted(RESERVED_HEADERS.intersection(headers))
-            raise ReservedHeaderError(f"{message.task_name}: {clash}")
         conf = self._app.conf
-        check_header_budget(
-            message.task_name,
-            headers,
-            int(conf.get(MAX_HEADER_BYTES_KEY) or DEFAULT_MAX_HEADER_BYTES),
-        )
         options = message.options
         if options.queue is not None:
             check_queue(self._app, message.task_name, options.queue)
@@ -150,14 +149,14 @@ class CeleryTaskSender(ITaskSender):
             if mapped is None:
                 raise
             raise mapped from error
-        return CeleryTaskResult[Any](
+        return CeleryTaskResult(
             result, task_name=message.task_name, queue=options.queue
         )
 
     @override
     def result_for(self, task_id: str) -> CeleryTaskResult[Any]:
         """A handle on ``task_id``, as ``send`` returns for it; sends nothing."""
-        return CeleryTaskResult[Any](self._app.AsyncResult(task_id))
+        return CeleryTaskResult(self._app.AsyncResult(task_id))
 
     def _publish_timeouts(self) -> dict[str, Any]:
         """Bound the wait for a write or a publisher confirm on a silent broker."""

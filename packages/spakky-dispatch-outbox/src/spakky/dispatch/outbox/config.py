@@ -2,11 +2,11 @@
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from spakky.core.stereotype.configuration import Configuration
 
-from spakky.dispatch.outbox.error import TaskOutboxConfigurationError
+from spakky.dispatch.outbox.from_core import reporting_settings_errors
 
 ENV_PREFIX = "SPAKKY_DISPATCH_OUTBOX__"
 """Prefix of every variable read by ``TaskOutboxConfig``."""
@@ -47,16 +47,5 @@ class TaskOutboxConfig(BaseSettings):
     """Seconds after which a claim by a relay that stopped is given up."""
 
     def __init__(self) -> None:
-        try:
+        with reporting_settings_errors(ENV_PREFIX):
             super().__init__()
-        except ValidationError as error:
-            raise TaskOutboxConfigurationError(_describe(error)) from None
-
-
-def _describe(error: ValidationError) -> str:
-    problems = []
-    for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        problems.append(f"{ENV_PREFIX}{field.upper()}: {message}")
-    return "; ".join(problems)

@@ -57,15 +57,6 @@ class TransactionKindMismatchError(TaskDispatchError):
     )
 
 
-class TaskOutboxConfigurationError(AbstractSpakkyDispatchError):
-    """The ``SPAKKY_DISPATCH_OUTBOX__*`` settings are invalid."""
-
-    message = (
-        "Transactional dispatch settings are invalid; fix the "
-        "SPAKKY_DISPATCH_OUTBOX__* variables"
-    )
-
-
 class AsyncRelayUnavailableError(AbstractSpakkyDispatchError):
     """The async relay was chosen but the database is not used asynchronously."""
 

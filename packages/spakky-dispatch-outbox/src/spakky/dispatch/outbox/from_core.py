@@ -1,12 +1,11 @@
-"""Every name this adapter takes from spakky-dispatch, in one place.
+"""Every name this adapter takes from spakky-dispatch, in one place."""
 
-When the core's API is split by audience, only this module changes.
-"""
-
-from spakky.dispatch.core import (
+from spakky.dispatch.core.adapter import (
+    NO_HEADER_LIMITS,
     AbstractSpakkyDispatchError,
     BrokerUnavailableError,
     DispatchOptions,
+    HeaderLimits,
     IAsyncTaskSender,
     ITaskHandle,
     ITaskSender,
@@ -17,12 +16,15 @@ from spakky.dispatch.core import (
     TaskMessage,
     TaskResultError,
     find_unencodable,
+    reporting_settings_errors,
 )
 
 __all__ = [
+    "NO_HEADER_LIMITS",
     "AbstractSpakkyDispatchError",
     "BrokerUnavailableError",
     "DispatchOptions",
+    "HeaderLimits",
     "IAsyncTaskSender",
     "ITaskHandle",
     "ITaskSender",
@@ -33,4 +35,5 @@ __all__ = [
     "TaskMessage",
     "TaskResultError",
     "find_unencodable",
+    "reporting_settings_errors",
 ]

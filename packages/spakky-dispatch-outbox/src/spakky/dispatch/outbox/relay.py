@@ -8,7 +8,8 @@ each message, in claim order:
 - the broker is unreachable (``BrokerUnavailableError``): the batch stops and
   every message not sent yet is released, no attempt spent: an outage is no
   message's fault. The next poll tries again.
-- refused (any other error): one attempt is spent and the reason recorded; at
+- refused (any other error, or headers the transport's ``header_limits``
+  refuse, as the dispatcher would): one attempt is spent and the reason recorded; at
   ``max_attempts`` the message is abandoned (kept, readable). Later messages of
   its partition key wait for the next poll, so none overtakes it.
 - unreadable (``CorruptOutboxMessageError``): abandoned at once.
@@ -23,7 +24,12 @@ from spakky.outbox.common.message import OutboxMessage
 
 from spakky.dispatch.outbox.codec import decode
 from spakky.dispatch.outbox.error import CorruptOutboxMessageError
-from spakky.dispatch.outbox.from_core import BrokerUnavailableError, TaskMessage
+from spakky.dispatch.outbox.from_core import (
+    NO_HEADER_LIMITS,
+    BrokerUnavailableError,
+    HeaderLimits,
+    TaskMessage,
+)
 
 logger = logging.getLogger("spakky.dispatch.outbox.relay")
 
@@ -60,9 +66,15 @@ class RelayReport:
 
 
 def relay_batch(
-    messages: Sequence[OutboxMessage], max_attempts: int
+    messages: Sequence[OutboxMessage],
+    max_attempts: int,
+    limits: HeaderLimits = NO_HEADER_LIMITS,
 ) -> Generator[Step, object, RelayReport]:
     """The steps that relay ``messages``; a failed step is thrown back in.
+
+    Each message is checked against the transport's ``limits`` before it is
+    published: the relay's process may be configured otherwise than the one
+    that stored it.
 
     A failure of a storage step is not caught: the relay stops the batch and
     the claim timeout returns what it held.
@@ -83,6 +95,7 @@ def relay_batch(
             report.abandoned += 1
             continue
         try:
+            limits.check(task.task_name, task.headers)
             yield Publish(task)
         except BrokerUnavailableError as error:
             logger.warning(

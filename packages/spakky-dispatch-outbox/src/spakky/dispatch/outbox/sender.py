@@ -23,6 +23,7 @@ from spakky.dispatch.outbox.error import (
     TransactionKindMismatchError,
 )
 from spakky.dispatch.outbox.from_core import (
+    HeaderLimits,
     IAsyncTaskSender,
     ITaskHandle,
     ITaskSender,
@@ -64,6 +65,12 @@ class TransactionalTaskSender(ITaskSender, IAsyncTaskSender):
     def transport(self) -> ITaskSender:
         """The transport's own sender, which the relay publishes through."""
         return self._transport
+
+    @property
+    @override
+    def header_limits(self) -> HeaderLimits:
+        """The transport's limits: a message is checked before it is stored."""
+        return self._transport.header_limits
 
     @override
     def send(self, message: TaskMessage) -> ITaskHandle[Any]:

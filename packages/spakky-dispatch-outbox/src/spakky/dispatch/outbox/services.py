@@ -65,7 +65,8 @@ class TaskOutboxRelay(AbstractBackgroundService):
                 return self._transport.send(step.message)
             return getattr(storage, step.method)(*step.args)
 
-        return run_steps(relay_batch(claimed, config.max_attempts), perform)
+        limits = self._transport.header_limits
+        return run_steps(relay_batch(claimed, config.max_attempts, limits), perform)
 
     @override
     def initialize(self) -> None:
@@ -133,7 +134,9 @@ class AsyncTaskOutboxRelay(AbstractAsyncBackgroundService):
                 return await self._async_transport.send_async(step.message)
             return await asyncio.to_thread(self._transport.send, step.message)
 
-        return await run_steps_async(relay_batch(claimed, config.max_attempts), perform)
+        limits = self._transport.header_limits
+        steps = relay_batch(claimed, config.max_attempts, limits)
+        return await run_steps_async(steps, perform)
 
     @override
     async def initialize_async(self) -> None:

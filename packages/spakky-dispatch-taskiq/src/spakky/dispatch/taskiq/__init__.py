@@ -2,7 +2,9 @@
 
 Sending through the application's taskiq broker (headers as message labels),
 schedules as entries of taskiq's scheduler, worker endpoints on the broker,
-``TaskiqConfig`` and the taskiq-backed ``ITaskResult``.
+``TaskiqConfig`` and the taskiq-backed ``ITaskResult``. Its errors are the
+core's (``spakky.dispatch.core``), with taskiq's settings named in their
+details, plus the few below that only taskiq has.
 """
 
 from spakky.dispatch.taskiq.amqp_broker import RabbitQueueBroker
@@ -23,12 +25,8 @@ from spakky.dispatch.taskiq.endpoint import (
 from spakky.dispatch.taskiq.error import (
     BrokerLoopBlockedError,
     DeliveryRefusedError,
-    PublishFailedError,
-    ReservedLabelError,
-    ResultBackendUnavailableError,
     TaskArgumentsMismatchError,
     TaskExpiredError,
-    TaskiqConfigurationError,
     TaskResultNotSerializableError,
     UnsupportedDispatchOptionError,
 )
@@ -52,7 +50,6 @@ from spakky.dispatch.taskiq.schedule import (
     ScheduleEntry,
     SpakkyScheduleSource,
     TaskiqScheduleRegistrar,
-    cron_weekday,
     to_scheduled_task,
 )
 from spakky.dispatch.taskiq.sender import TaskiqTaskSender
@@ -78,13 +75,10 @@ __all__ = [
     "DeliveryRefusedError",
     "GuardedReceiver",
     "PromptReceiver",
-    "PublishFailedError",
     "RabbitQueueBroker",
     "RedisListQueueBroker",
     "RedisStreamQueueBroker",
     "Refusal",
-    "ReservedLabelError",
-    "ResultBackendUnavailableError",
     "ScheduleEntry",
     "SpakkyScheduleSource",
     "StoredLabelsMiddleware",
@@ -92,7 +86,6 @@ __all__ = [
     "TaskExpiredError",
     "TaskResultNotSerializableError",
     "TaskiqConfig",
-    "TaskiqConfigurationError",
     "TaskiqEndpoint",
     "TaskiqEndpointRegistrar",
     "TaskiqScheduleRegistrar",
@@ -102,7 +95,6 @@ __all__ = [
     "build_broker",
     "build_result_backend",
     "check_delivery",
-    "cron_weekday",
     "dead_letter_name",
     "describe_broker",
     "masked_url",

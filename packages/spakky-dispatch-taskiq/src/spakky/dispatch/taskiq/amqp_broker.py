@@ -26,7 +26,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from taskiq import AckableMessage
 from taskiq_aio_pika import AioPikaBroker, Exchange, Queue, QueueType
 
-from spakky.dispatch.core.logtext import printable
+from spakky.dispatch.core.adapter import printable
 from spakky.dispatch.taskiq.delivery import Delivery, dead_letter_name, peek
 
 logger = getLogger(__name__)

@@ -10,9 +10,9 @@ from taskiq.serializers import JSONSerializer
 from taskiq_aio_pika import QueueType
 from taskiq_redis import RedisAsyncResultBackend
 
+from spakky.dispatch.core.adapter import InvalidSettingsError
 from spakky.dispatch.taskiq.amqp_broker import RabbitQueueBroker
 from spakky.dispatch.taskiq.config import TaskiqConfig
-from spakky.dispatch.taskiq.error import TaskiqConfigurationError
 from spakky.dispatch.taskiq.list_broker import RedisListQueueBroker
 from spakky.dispatch.taskiq.stream_broker import RedisStreamQueueBroker
 from spakky.dispatch.taskiq.urls import (
@@ -46,11 +46,11 @@ def build_broker(config: TaskiqConfig) -> AsyncBroker:
     as JSON for ``config.result_ttl`` seconds.
 
     Raises:
-        TaskiqConfigurationError: No broker URL is configured.
+        InvalidSettingsError: No broker URL is configured.
     """
     url = config.broker_url
     if url is None:
-        raise TaskiqConfigurationError(
+        raise InvalidSettingsError(
             "SPAKKY_TASKIQ__BROKER_URL is not set; set it (e.g. "
             "redis://localhost:6379/0) or register your own AsyncBroker pod"
         )

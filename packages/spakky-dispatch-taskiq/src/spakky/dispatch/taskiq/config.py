@@ -1,15 +1,17 @@
 """``TaskiqConfig``: settings read from ``SPAKKY_TASKIQ__*`` environment variables."""
 
 from typing import ClassVar, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from spakky.core.pod.annotations.lazy import Lazy
 from spakky.core.stereotype.configuration import Configuration
 
-from spakky.dispatch.core import describe_settings_errors
-from spakky.dispatch.taskiq.error import TaskiqConfigurationError
+from spakky.dispatch.core.adapter import (
+    DEFAULT_MAX_HEADER_BYTES,
+    check_timezone,
+    reporting_settings_errors,
+)
 from spakky.dispatch.taskiq.urls import BACKEND_SCHEMES, BROKER_SCHEMES, check_url
 
 ENV_PREFIX = "SPAKKY_TASKIQ__"
@@ -63,15 +65,12 @@ class TaskiqConfig(BaseSettings):
     connect_timeout: float = Field(default=5.0, gt=0)
     """Seconds a dispatch or result read waits for the broker or backend before it fails."""
 
+    max_header_bytes: int = Field(default=DEFAULT_MAX_HEADER_BYTES, gt=0)
+    """Budget in bytes of the propagation headers (labels) added to one message."""
+
     def __init__(self) -> None:
-        try:
+        with reporting_settings_errors(ENV_PREFIX):
             super().__init__()
-        except ValidationError as error:
-            raise TaskiqConfigurationError(
-                describe_settings_errors(
-                    error.errors(include_url=False, include_input=False), ENV_PREFIX
-                )
-            ) from None
 
     @field_validator("broker_url")
     @classmethod
@@ -88,11 +87,4 @@ class TaskiqConfig(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(
-                f"unknown timezone {value!r}; use an IANA name such as UTC or "
-                "Asia/Seoul"
-            ) from error
-        return value
+        return check_timezone(value)

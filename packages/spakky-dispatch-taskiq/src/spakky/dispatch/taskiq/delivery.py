@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from taskiq import AckableMessage, TaskiqMessage
 from taskiq.abc.formatter import TaskiqFormatter
 
-from spakky.dispatch.core.logtext import printable
+from spakky.dispatch.core.adapter import printable
 
 DEAD_LETTER_SUFFIX = ".dead_letter"
 """Appended to a queue's name to name where its rejected messages go."""

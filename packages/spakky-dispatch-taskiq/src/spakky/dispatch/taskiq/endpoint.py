@@ -21,14 +21,15 @@ from spakky.core.pod.annotations.pod import Pod
 from taskiq import Context, TaskiqDepends, TaskiqMessage, TaskiqMiddleware, TaskiqResult
 from taskiq.exceptions import NoResultError
 
-from spakky.dispatch.core import (
-    DuplicateTaskNameError,
+from spakky.dispatch.core.adapter import (
     ITaskEndpointRegistrar,
     RetryableTaskError,
     TaskBinding,
     TaskInvoker,
+    named_after,
+    printable,
+    refuse_foreign_task,
 )
-from spakky.dispatch.core.logtext import printable
 from spakky.dispatch.taskiq.error import (
     TaskArgumentsMismatchError,
     TaskExpiredError,
@@ -222,14 +223,8 @@ class TaskiqEndpointRegistrar(ITaskEndpointRegistrar):
         refuse_unsupported(binding.name, binding.options)
         broker = self._loop.broker
         existing = broker.local_task_registry.get(binding.name)
-        if existing is not None and not getattr(
-            existing.original_func, ENDPOINT_MARK, False
-        ):
-            raise DuplicateTaskNameError(
-                f"{binding.name} is already a taskiq task of this broker that "
-                "spakky-taskiq did not register; rename the taskiq task or the "
-                "handler method"
-            )
+        ours = getattr(getattr(existing, "original_func", None), ENDPOINT_MARK, False)
+        refuse_foreign_task(binding, existing, ours=ours, registry="taskiq broker")
         endpoint = TaskiqEndpoint(binding, self._invoker, self._loop)
 
         async def run(
@@ -239,9 +234,5 @@ class TaskiqEndpointRegistrar(ITaskEndpointRegistrar):
         ) -> object:
             return await endpoint(args, kwargs, _spakky_taskiq_context)
 
-        run.__name__ = binding.method_name
-        run.__qualname__ = f"{binding.handler_type.__qualname__}.{binding.method_name}"
-        run.__module__ = binding.handler_type.__module__
-        run.__doc__ = getattr(binding.handler_type, binding.method_name).__doc__
         setattr(run, ENDPOINT_MARK, True)
-        broker.register_task(run, task_name=binding.name)
+        broker.register_task(named_after(binding, run), task_name=binding.name)

@@ -1,26 +1,11 @@
-"""Errors raised by the taskiq adapter."""
+"""Errors raised by the taskiq adapter; the others are the core's."""
 
-from spakky.dispatch.core import (
+from spakky.dispatch.core.adapter import (
     AbstractSpakkyDispatchError,
     TaskDispatchError,
     TaskRefusedError,
     TaskResultError,
 )
-
-
-class TaskiqConfigurationError(AbstractSpakkyDispatchError):
-    """The ``SPAKKY_TASKIQ__*`` settings are missing or invalid."""
-
-    message = "taskiq configuration is invalid; fix the SPAKKY_TASKIQ__* variables"
-
-
-class ReservedLabelError(TaskDispatchError):
-    """A propagation header would overwrite a label taskiq or a broker uses."""
-
-    message = (
-        "A propagation header uses a label name that taskiq, its brokers or this "
-        "adapter use themselves, so nothing was sent; rename the propagator's header"
-    )
 
 
 class UnsupportedDispatchOptionError(TaskDispatchError):
@@ -32,12 +17,6 @@ class UnsupportedDispatchOptionError(TaskDispatchError):
     )
 
 
-class PublishFailedError(TaskDispatchError):
-    """The broker refused the message for a reason other than being unreachable."""
-
-    message = "The broker refused the task message, so nothing was sent"
-
-
 class BrokerLoopBlockedError(TaskDispatchError, TaskResultError):
     """A blocking call was made on the event loop that runs the taskiq broker."""
 
@@ -45,15 +24,6 @@ class BrokerLoopBlockedError(TaskDispatchError, TaskResultError):
         "A blocking dispatch or result read was made on the event loop that runs "
         "the taskiq broker, which would wait for itself forever; await it instead "
         "(dispatcher.dispatch_async(...), result.get_async())"
-    )
-
-
-class ResultBackendUnavailableError(TaskResultError):
-    """The result backend could not be read."""
-
-    message = (
-        "The taskiq result backend could not be read; check SPAKKY_TASKIQ__"
-        "RESULT_BACKEND and that the backend runs (the task itself may still run)"
     )
 
 

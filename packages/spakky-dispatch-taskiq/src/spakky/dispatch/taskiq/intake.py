@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from taskiq import AsyncBroker, TaskiqMessage
 from taskiq.labels import parse_label
 
-from spakky.dispatch.core.logtext import printable
+from spakky.dispatch.core.adapter import printable
 from spakky.dispatch.taskiq.endpoint import CONTEXT_PARAMETER, ENDPOINT_MARK
 
 ACK_TYPE_LABEL = "ack_type"

@@ -13,15 +13,13 @@ taskiq's own receiver.)
 ``logger.exception`` ("Exception found while executing function."), traceback
 included. A ``TaskRefusedError`` (an auth refusal, say) is an expected outcome,
 not a crash, so the filter rewrites that record into one INFO line without a
-traceback, in the words Celery uses for its expected errors:
-``Task <name>[<id>] raised expected: <error>``. The task still fails with the
+traceback: ``Task <name>[<id>] raised expected: <error>``. The task still fails with the
 error, which its result carries as before.
 """
 
 import logging
 
-from spakky.dispatch.core import TaskRefusedError
-from spakky.dispatch.core.logtext import LOG_FIELD_LIMIT, printable
+from spakky.dispatch.core.adapter import LOG_FIELD_LIMIT, TaskRefusedError, printable
 
 RECEIVER_LOGGER = "taskiq.receiver.receiver"
 """Logger of taskiq's receiver, which logs the exceptions of tasks."""

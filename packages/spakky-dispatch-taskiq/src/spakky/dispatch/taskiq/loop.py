@@ -18,8 +18,11 @@ from spakky.core.pod.annotations.pod import Pod
 from spakky.core.service.interfaces.service import IService
 from taskiq import AsyncBroker, TaskiqEvents, TaskiqState
 
-from spakky.dispatch.core import BrokerUnavailableError, EventLoopRunner
-from spakky.dispatch.core.diagnosis import configuration_problem
+from spakky.dispatch.core.adapter import (
+    BrokerUnavailableError,
+    EventLoopRunner,
+    configuration_problem,
+)
 from spakky.dispatch.taskiq.broker import CONNECTION_ERRORS, describe_broker
 from spakky.dispatch.taskiq.config import TaskiqConfig
 from spakky.dispatch.taskiq.error import BrokerLoopBlockedError

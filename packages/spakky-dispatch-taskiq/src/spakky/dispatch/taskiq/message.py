@@ -16,22 +16,20 @@ from taskiq import AsyncBroker, TaskiqMessage, TaskiqMiddleware
 from taskiq.labels import prepare_label
 from taskiq.utils import maybe_awaitable
 
-from spakky.dispatch.core import (
+from spakky.dispatch.core.adapter import (
     BrokerConfigurationError,
+    BrokerRejectedError,
     BrokerUnavailableError,
     DispatchOptions,
+    PublishUnconfirmedError,
     TaskArgumentSerializationError,
     TaskMessage,
+    configuration_problem,
     find_unencodable,
 )
-from spakky.dispatch.core.diagnosis import configuration_problem
 from spakky.dispatch.taskiq.broker import CONNECTION_ERRORS, describe_broker
 from spakky.dispatch.taskiq.config import ENV_PREFIX
-from spakky.dispatch.taskiq.error import (
-    PublishFailedError,
-    ReservedLabelError,
-    UnsupportedDispatchOptionError,
-)
+from spakky.dispatch.taskiq.error import UnsupportedDispatchOptionError
 
 LABEL_PREFIX = "spakky.taskiq."
 """Prefix of this adapter's own labels; no propagation header may use it."""
@@ -84,21 +82,6 @@ UNSUPPORTED_OPTIONS: Mapping[str, str] = {
     "soft_time_limit": "a running task cannot be interrupted from outside on taskiq",
 }
 """Options of ``DispatchOptions`` this transport refuses, and why."""
-
-
-def check_headers(task_name: str, headers: Mapping[str, str]) -> None:
-    """Refuse headers that would collide with taskiq's or our own labels.
-
-    Raises:
-        ReservedLabelError: A header uses a reserved name.
-    """
-    clash = sorted(
-        name
-        for name in headers
-        if name in RESERVED_LABELS or name.startswith(LABEL_PREFIX)
-    )
-    if clash:
-        raise ReservedLabelError(f"{task_name}: {clash}")
 
 
 def refuse_unsupported(task_name: str, options: DispatchOptions) -> None:
@@ -206,11 +189,12 @@ async def publish(broker: AsyncBroker, message: TaskiqMessage, timeout: float) -
 
     Raises:
         TaskArgumentSerializationError: An argument cannot be encoded.
-        BrokerUnavailableError: The broker cannot be reached, or did not answer
-            within ``timeout`` seconds (then the message may have been queued).
+        BrokerUnavailableError: The broker cannot be reached.
+        PublishUnconfirmedError: The broker did not answer within ``timeout``
+            seconds; the message may have been queued.
         BrokerConfigurationError: The broker refused the credentials, the
             virtual host or the database index of its URL.
-        PublishFailedError: The broker refused the message.
+        BrokerRejectedError: The broker refused the message.
     """
     for middleware in broker.middlewares:
         if type(middleware).pre_send is not TaskiqMiddleware.pre_send:
@@ -226,7 +210,7 @@ async def publish(broker: AsyncBroker, message: TaskiqMessage, timeout: float) -
         async with asyncio.timeout(timeout):
             await broker.kick(wire)
     except TimeoutError as error:
-        raise BrokerUnavailableError(
+        raise PublishUnconfirmedError(
             f"{message.task_name}: {where} did not answer within {timeout}s; the "
             "task may or may not have been queued"
         ) from error
@@ -239,14 +223,14 @@ async def publish(broker: AsyncBroker, message: TaskiqMessage, timeout: float) -
 
 def publish_error(
     task_name: str, where: str, error: Exception
-) -> BrokerConfigurationError | BrokerUnavailableError | PublishFailedError:
+) -> BrokerConfigurationError | BrokerUnavailableError | BrokerRejectedError:
     """Our error for a failed ``kick``: configuration, unreachable or refused."""
     problem = configuration_problem(error)
     if problem is not None:
         return misconfigured(f"{task_name} was not sent to {where}", problem, error)
     if isinstance(error, CONNECTION_ERRORS):
         return BrokerUnavailableError(f"{task_name} was not sent to {where}: {error}")
-    return PublishFailedError(
+    return BrokerRejectedError(
         f"{task_name} to {where}: {type(error).__name__}: {error}"
     )
 

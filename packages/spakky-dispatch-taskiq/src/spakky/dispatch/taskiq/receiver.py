@@ -26,8 +26,11 @@ from taskiq.receiver import Receiver
 from taskiq.result_backends.dummy import DummyResultBackend
 from taskiq.utils import maybe_awaitable
 
-from spakky.dispatch.core import AbstractSpakkyDispatchError, TaskNotRegisteredError
-from spakky.dispatch.core.logtext import printable
+from spakky.dispatch.core.adapter import (
+    AbstractSpakkyDispatchError,
+    TaskNotRegisteredError,
+    printable,
+)
 from spakky.dispatch.taskiq.delivery import Delivery, describe
 from spakky.dispatch.taskiq.error import DeliveryRefusedError
 from spakky.dispatch.taskiq.intake import Refusal, check_delivery

@@ -1,49 +1,40 @@
 """``TaskiqTaskResult``: the ``ITaskResult`` over a taskiq result backend."""
 
 import asyncio
-import time
 from collections.abc import Callable, Coroutine
 from functools import partial
-from typing import Any, cast, override
+from typing import Any, Unpack, cast, override
 
 from taskiq import AsyncBroker, AsyncResultBackend, TaskiqResult
 from taskiq.result_backends.dummy import DummyResultBackend
 
-from spakky.dispatch.core import ITaskHandle, ResultBackendNotConfiguredError
-from spakky.dispatch.core.handle import refuse_wait_inside_task, result_timeout
-from spakky.dispatch.taskiq.error import ResultBackendUnavailableError
+from spakky.dispatch.core.adapter import (
+    AbstractTaskHandle,
+    ResultBackendNotConfiguredError,
+    ResultBackendUnavailableError,
+    SentTo,
+    poll_pauses,
+    refuse_wait_inside_task,
+)
 from spakky.dispatch.taskiq.loop import BrokerLoop
 
-_POLL_START = 0.005
-_POLL_MAX = 0.25
 
-
-class TaskiqTaskResult[T](ITaskHandle[T]):
+class TaskiqTaskResult[T](AbstractTaskHandle[T]):
     """Handle on a task sent through taskiq; reads its result backend.
 
     Inside a running task ``get`` and ``get_async`` refuse to wait unless
     ``allow_inside_task=True`` (``WaitInsideTaskError``).
     """
 
-    __slots__ = ("_loop", "_queue", "_task_id", "_task_name")
+    __slots__ = ("_loop", "_task_id")
 
     _task_id: str
     _loop: BrokerLoop
-    _task_name: str | None
-    _queue: str | None
 
-    def __init__(
-        self,
-        task_id: str,
-        loop: BrokerLoop,
-        *,
-        task_name: str | None = None,
-        queue: str | None = None,
-    ) -> None:
+    def __init__(self, task_id: str, loop: BrokerLoop, **sent: Unpack[SentTo]) -> None:
+        super().__init__(**sent)
         self._task_id = task_id
         self._loop = loop
-        self._task_name = task_name
-        self._queue = queue
 
     @property
     @override
@@ -64,17 +55,11 @@ class TaskiqTaskResult[T](ITaskHandle[T]):
     def get(
         self, timeout: float | None = None, *, allow_inside_task: bool = False
     ) -> T:
-        """Block until the task finishes and return its value.
+        """Block until the task finishes; its value, or its own exception.
 
-        The task's own exception is raised when it failed.
-
-        Raises:
-            WaitInsideTaskError: Called inside a running task without
-                ``allow_inside_task=True``.
-            ResultBackendNotConfiguredError: No result backend is configured.
-            ResultBackendUnavailableError: The backend could not be read.
-            TaskResultTimeoutError: The task did not finish within ``timeout``;
-                it names the queue.
+        Raises the errors of ``ITaskHandle.get``; ``ResultBackendUnavailableError``
+        when the backend cannot be read, ``BrokerLoopBlockedError`` on the
+        broker's own event loop.
         """
         refuse_wait_inside_task(self._task_id, allow_inside_task=allow_inside_task)
         self._require_backend()
@@ -84,15 +69,7 @@ class TaskiqTaskResult[T](ITaskHandle[T]):
     async def get_async(
         self, timeout: float | None = None, *, allow_inside_task: bool = False
     ) -> T:
-        """Await the task's value without blocking the event loop.
-
-        Raises:
-            WaitInsideTaskError: Called inside a running task without
-                ``allow_inside_task=True``.
-            ResultBackendNotConfiguredError: No result backend is configured.
-            ResultBackendUnavailableError: The backend could not be read.
-            TaskResultTimeoutError: The task did not finish within ``timeout``.
-        """
+        """``get`` without blocking the event loop."""
         refuse_wait_inside_task(self._task_id, allow_inside_task=allow_inside_task)
         self._require_backend()
         return cast(T, _value(await self._loop.call(self._waiting(timeout))))
@@ -103,9 +80,7 @@ class TaskiqTaskResult[T](ITaskHandle[T]):
         async def wait(broker: AsyncBroker) -> TaskiqResult[Any]:
             result = await _wait(broker, task_id=self._task_id, timeout=timeout)
             if result is None:
-                raise result_timeout(
-                    self._task_id, self._task_name, self._queue, timeout
-                )
+                raise self.timed_out(timeout)
             return result
 
         return wait
@@ -113,11 +88,8 @@ class TaskiqTaskResult[T](ITaskHandle[T]):
     def _require_backend(self) -> None:
         if isinstance(self._loop.broker.result_backend, DummyResultBackend):
             raise ResultBackendNotConfiguredError(
-                f"{self._task_id}; for taskiq set SPAKKY_TASKIQ__RESULT_BACKEND"
+                f"{self._task_id}; set SPAKKY_TASKIQ__RESULT_BACKEND"
             )
-
-    def __repr__(self) -> str:
-        return f"<TaskiqTaskResult {self._task_id}>"
 
 
 def _value(result: TaskiqResult[Any]) -> Any:
@@ -131,24 +103,27 @@ async def _is_ready(broker: AsyncBroker, *, task_id: str) -> bool:
     try:
         return await backend.is_result_ready(task_id)
     except Exception as error:
-        raise ResultBackendUnavailableError(f"{task_id}: {error}") from error
+        raise ResultBackendUnavailableError(
+            f"{task_id}: {error}; check SPAKKY_TASKIQ__RESULT_BACKEND"
+        ) from error
 
 
 async def _wait(
     broker: AsyncBroker, *, task_id: str, timeout: float | None
 ) -> TaskiqResult[Any] | None:
     """The task's result, or None when it is not ready within ``timeout``."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    delay = _POLL_START
+    pauses = poll_pauses(timeout)
     while not await _is_ready(broker, task_id=task_id):
-        if deadline is not None and time.monotonic() >= deadline:
+        pause = next(pauses, None)
+        if pause is None:
             return None
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, _POLL_MAX)
+        await asyncio.sleep(pause)
     try:
         return await broker.result_backend.get_result(task_id)
     except Exception as error:
-        raise ResultBackendUnavailableError(f"{task_id}: {error}") from error
+        raise ResultBackendUnavailableError(
+            f"{task_id}: {error}; check SPAKKY_TASKIQ__RESULT_BACKEND"
+        ) from error
 
 
 def queue_of(broker: AsyncBroker, configured: str | None) -> str | None:

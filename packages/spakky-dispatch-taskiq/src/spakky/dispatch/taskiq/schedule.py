@@ -20,29 +20,20 @@ from taskiq import ScheduledTask, ScheduleSource
 from taskiq.exceptions import ScheduledTaskCancelledError
 from taskiq.serializers import JSONSerializer
 
-from spakky.dispatch.core import (
+from spakky.dispatch.core.adapter import (
     NO_ARGUMENTS,
     CrontabSchedule,
-    DailySchedule,
     IntervalSchedule,
     InvalidScheduleRouteError,
     IScheduleRegistrar,
     ScheduledCall,
     ScheduleSpec,
     TaskArgumentSerializationError,
+    cron_fields,
     find_unencodable,
 )
 from spakky.dispatch.taskiq.config import TaskiqConfig
 from spakky.dispatch.taskiq.message import control_labels, refuse_unsupported
-
-
-def cron_weekday(iso_weekday: int) -> int:
-    """Map an ISO weekday (Monday = 0) to cron's day of week (Sunday = 0)."""
-    return (iso_weekday + 1) % 7
-
-
-def _field(values: tuple[int, ...] | None) -> str:
-    return "*" if values is None else ",".join(str(int(v)) for v in sorted(values))
 
 
 def to_scheduled_task(
@@ -69,23 +60,7 @@ def to_scheduled_task(
                 f"(at least 1), got {spec.every!r}; round the interval"
             )
         return _task(task_name, call, interval=timedelta(seconds=seconds))
-    if isinstance(spec, DailySchedule):
-        cron = f"{spec.minute} {spec.hour} * * *"
-    else:
-        weekdays = (
-            None
-            if spec.weekday is None
-            else tuple(cron_weekday(day) for day in spec.weekday)
-        )
-        cron = " ".join(
-            (
-                str(spec.minute),
-                str(spec.hour),
-                _field(spec.day_of_month),
-                _field(spec.month),
-                _field(weekdays),
-            )
-        )
+    cron = " ".join(cron_fields(spec))
     return _task(task_name, call, cron=cron, cron_offset=timezone)
 
 

@@ -7,12 +7,19 @@ from typing import Any, override
 from spakky.core.pod.annotations.pod import Pod
 from taskiq import TaskiqMessage
 
-from spakky.dispatch.core import IAsyncTaskSender, ITaskSender, TaskMessage
-from spakky.dispatch.taskiq.config import TaskiqConfig
+from spakky.dispatch.core.adapter import (
+    DEFAULT_MAX_HEADER_BYTES,
+    HeaderLimits,
+    IAsyncTaskSender,
+    ITaskSender,
+    TaskMessage,
+)
+from spakky.dispatch.taskiq.config import ENV_PREFIX, TaskiqConfig
 from spakky.dispatch.taskiq.loop import BrokerLoop
 from spakky.dispatch.taskiq.message import (
+    LABEL_PREFIX,
+    RESERVED_LABELS,
     build_message,
-    check_headers,
     control_labels,
     publish,
 )
@@ -30,10 +37,26 @@ class TaskiqTaskSender(ITaskSender, IAsyncTaskSender):
 
     _loop: BrokerLoop
     _queue: str | None
+    _limits: HeaderLimits
 
     def __init__(self, loop: BrokerLoop, config: TaskiqConfig | None = None) -> None:
         self._loop = loop
         self._queue = None if config is None else config.queue
+        self._limits = HeaderLimits(
+            reserved=RESERVED_LABELS,
+            reserved_prefixes=(LABEL_PREFIX,),
+            max_bytes=DEFAULT_MAX_HEADER_BYTES
+            if config is None
+            else config.max_header_bytes,
+            budget_setting=f"{ENV_PREFIX}MAX_HEADER_BYTES",
+        )
+
+    @property
+    @override
+    def header_limits(self) -> HeaderLimits:
+        """taskiq's and its brokers' label names, this adapter's own labels
+        (``spakky.taskiq.*``) and the budget ``MAX_HEADER_BYTES``."""
+        return self._limits
 
     @override
     def send(self, message: TaskMessage) -> TaskiqTaskResult[Any]:
@@ -49,7 +72,7 @@ class TaskiqTaskSender(ITaskSender, IAsyncTaskSender):
         return self._handle(prepared)
 
     def _handle(self, prepared: TaskiqMessage) -> TaskiqTaskResult[Any]:
-        return TaskiqTaskResult[Any](
+        return TaskiqTaskResult(
             prepared.task_id,
             self._loop,
             task_name=prepared.task_name,
@@ -59,11 +82,10 @@ class TaskiqTaskSender(ITaskSender, IAsyncTaskSender):
     @override
     def result_for(self, task_id: str) -> TaskiqTaskResult[Any]:
         """A handle on ``task_id``, as ``send`` returns for it; sends nothing."""
-        return TaskiqTaskResult[Any](task_id, self._loop)
+        return TaskiqTaskResult(task_id, self._loop)
 
     def _prepare(self, message: TaskMessage) -> TaskiqMessage:
-        """Check and translate ``message``; nothing is sent when this raises."""
-        check_headers(message.task_name, message.headers)
+        """Translate ``message``; nothing is sent when this raises."""
         labels: dict[str, object] = dict(message.headers)
         labels.update(control_labels(message.task_name, message.options, time.time()))
         task_id = message.task_id or self._loop.broker.id_generator()

@@ -46,7 +46,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq_redis import RedisStreamBroker
 
-from spakky.dispatch.core.logtext import printable
+from spakky.dispatch.core.adapter import InvalidSettingsError, printable
 from spakky.dispatch.taskiq.delivery import (
     DEAD_LETTER_MAXLEN,
     Delivery,
@@ -54,7 +54,6 @@ from spakky.dispatch.taskiq.delivery import (
     dead_letter_name,
     peek,
 )
-from spakky.dispatch.taskiq.error import TaskiqConfigurationError
 
 logger = getLogger(__name__)
 
@@ -135,14 +134,14 @@ class RedisStreamQueueBroker(RedisStreamBroker):
         """Create the stream and its consumer group; refuse a key of another type.
 
         Raises:
-            TaskiqConfigurationError: The queue's Redis key holds something
+            InvalidSettingsError: The queue's Redis key holds something
                 other than a stream (the list of the list broker, say).
         """
         await super().startup()
         kind = await self._redis.type(self.queue_name)
         if kind not in (b"stream", "stream"):
             found = kind.decode() if isinstance(kind, bytes) else str(kind)
-            raise TaskiqConfigurationError(
+            raise InvalidSettingsError(
                 f"Redis key {self.queue_name!r} is a {found}, not a stream; the "
                 "list broker uses the same key: let list workers "
                 "(SPAKKY_TASKIQ__REDIS_BROKER=list) empty it first, or set "

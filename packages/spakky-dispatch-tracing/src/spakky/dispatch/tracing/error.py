@@ -2,7 +2,7 @@
 
 from abc import ABC
 
-from spakky.dispatch.core import AbstractSpakkyDispatchError
+from spakky.dispatch.core.adapter import AbstractSpakkyDispatchError
 
 
 class AbstractSpakkyDispatchTracingError(AbstractSpakkyDispatchError, ABC):

@@ -8,7 +8,7 @@ from spakky.core.pod.annotations.order import Order
 from spakky.core.pod.annotations.pod import Pod
 from spakky.tracing import ITracePropagator, TraceContext
 
-from spakky.dispatch.core import IHeaderPropagator, TaskCall
+from spakky.dispatch.core.adapter import IHeaderPropagator, TaskCall
 from spakky.dispatch.tracing.composite import CompositeTracePropagator
 from spakky.dispatch.tracing.ids import new_root
 from spakky.dispatch.tracing.validation import TRACEPARENT_HEADER

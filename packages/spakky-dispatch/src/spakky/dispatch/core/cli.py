@@ -1,10 +1,10 @@
-"""The command line every transport plugin shares (``spakky-celery``, ``spakky-taskiq``).
+"""The command line every transport plugin shares.
 
 A plugin declares its program name, the distributions ``--version`` reports,
 how a task's schedule reads in the ``tasks`` listing, and its commands: how
 each runs on a loaded application and how it shows the underlying tool's own
-help. Everything else lives here once: ``--help``/``-h`` on stdout,
-``--version``, ``-A``/``--app`` (Celery's habit) or the application as the
+help (``tool_help``). Everything else lives here once: ``--help``/``-h`` on
+stdout, ``--version``, ``-A``/``--app`` or the application as the
 first argument after the command, the nearest command suggested for a typo,
 application loading with distinct "not found" and "failed to import" reports
 (the second with its traceback), and configuration errors reported without
@@ -28,7 +28,7 @@ from spakky.dispatch.core.binding import TaskBinding, listing_line
 from spakky.dispatch.core.error import AbstractSpakkyDispatchError
 from spakky.dispatch.core.loading import ApplicationImportError, load_application
 from spakky.dispatch.core.registry import TaskRegistry
-from spakky.dispatch.core.secrets import redact, settings_problems
+from spakky.dispatch.core.settings import redact, settings_problems
 
 type ScheduleText = Callable[[TaskBinding], str | None]
 """How one task's schedule reads in the listing (None: not scheduled)."""
@@ -36,8 +36,7 @@ type ScheduleText = Callable[[TaskBinding], str | None]
 APP_HELP = (
     "APP names a SpakkyApplication, or a function returning one, as "
     "package.module:attribute (e.g. myservice.main:app); give it after the "
-    "command or with -A/--app. The current folder is importable, as with "
-    "`celery -A`."
+    "command or with -A/--app. The current folder is importable."
 )
 
 
@@ -66,7 +65,7 @@ class Command:
     """One line for ``--help``."""
 
     tool: str
-    """The underlying command whose options pass through: ``celery worker``."""
+    """The underlying command whose options pass through, e.g. ``<tool> worker``."""
 
     run: Callable[[Invocation], int]
     """Runs the command; returns the exit code."""
@@ -80,7 +79,7 @@ class CommandLine:
     """A plugin's command line: its declaration and the shared behaviour."""
 
     prog: str
-    """Program name: ``spakky-celery``."""
+    """Program name, e.g. ``spakky-<transport>``."""
 
     summary: str
     """What the program does, one sentence."""
@@ -222,7 +221,7 @@ class CommandLine:
 
     def _run(self, name: str, spec: str, options: tuple[str, ...]) -> int:
         if "" not in sys.path and os.getcwd() not in sys.path:
-            sys.path.insert(0, os.getcwd())  # like `celery -A`: the project folder
+            sys.path.insert(0, os.getcwd())  # the project folder, as `python -m`
         try:
             application = load_application(spec)
             if name == "tasks":
@@ -256,6 +255,27 @@ class CommandLine:
             return 2
         sys.stderr.write(redact("".join(traceback.format_exception(error))))
         return 1
+
+
+def tool_help(program: str, show: Callable[[], object]) -> Callable[[], int]:
+    """A ``Command.show_help`` that runs ``show`` as the tool ``program``.
+
+    ``show`` prints the underlying tool's own help (most tools then exit):
+    ``sys.argv[0]`` reads ``program`` meanwhile, so the tool's usage line
+    names it; the exit code is kept (0 when ``show`` returns anything else).
+    """
+
+    def run() -> int:
+        saved, sys.argv[0] = sys.argv[0], program
+        try:
+            code = show()
+        except SystemExit as exit_:
+            return exit_.code if isinstance(exit_.code, int) else 0
+        finally:
+            sys.argv[0] = saved
+        return code if isinstance(code, int) else 0
+
+    return run
 
 
 def _take_spec(args: list[str]) -> tuple[str | None, list[str]]:

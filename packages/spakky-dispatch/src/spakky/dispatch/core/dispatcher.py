@@ -18,6 +18,7 @@ from spakky.dispatch.core.call import TaskCall
 from spakky.dispatch.core.context import TASK_CONTEXT_KEY, TaskExecution
 from spakky.dispatch.core.error import TaskNotRegisteredError
 from spakky.dispatch.core.handle import ITaskHandle
+from spakky.dispatch.core.limits import HeaderLimits
 from spakky.dispatch.core.message import TaskMessage
 from spakky.dispatch.core.options import call_options, merge_options, validate_options
 from spakky.dispatch.core.ports import (
@@ -30,7 +31,7 @@ from spakky.dispatch.core.registry import TaskRegistry
 
 
 def new_task_id() -> str:
-    """A random (version 4) UUID in its 36-character form, as Celery's ids.
+    """A random (version 4) UUID in its 36-character form, as task queues use.
 
     Same as ``str(uuid.uuid4())``, without building a ``UUID`` object (about
     half the time, on a path every dispatch takes).
@@ -47,13 +48,16 @@ class TaskDispatcher(IApplicationContextAware):
     """Builds task messages and hands them to the transport's sender.
 
     The sync and async dispatch aspects are thin shells over ``route`` and
-    ``dispatch`` / ``dispatch_async``. With an ``ITaskSenderDecorator`` in the
-    container, messages go through the senders it returns instead of the
-    transport's.
+    ``dispatch`` / ``dispatch_async``. Every message is checked against the
+    transport sender's ``header_limits`` (reserved names, budget) before it is
+    sent. With an ``ITaskSenderDecorator`` in the container, messages go
+    through the senders it returns instead of the transport's, still checked
+    against the transport's limits.
     """
 
     _registry: TaskRegistry
     _propagation: HeaderPropagation
+    _limits: HeaderLimits
     _sender: ITaskSender
     _async_sender: IAsyncTaskSender | None
     _application_context: IApplicationContext | None
@@ -68,6 +72,7 @@ class TaskDispatcher(IApplicationContextAware):
     ) -> None:
         self._registry = registry
         self._propagation = propagation
+        self._limits = sender.header_limits
         if decorator is not None:
             sender, async_sender = decorator.decorate(sender, async_sender)
         self._sender = sender
@@ -128,13 +133,15 @@ class TaskDispatcher(IApplicationContextAware):
 
         The task's declared options apply, overridden by an active
         ``dispatch_options`` block. The message gets its id here (a UUID4
-        string, as Celery's own ids), before the propagators are asked for
-        headers, so they may bind what they write to this one message.
+        string), before the propagators are asked for headers, so they may
+        bind what they write to this one message.
 
         Raises:
             TaskArgumentsError: The arguments do not bind to the method's
                 signature (a ``TypeError``, as Python's own).
             InvalidDispatchOptionsError: The merged options contradict each other.
+            ReservedHeaderError: A header uses a name the transport reserves.
+            HeaderBudgetExceededError: The headers exceed the transport's budget.
         """
         check_arguments(task, args, kwargs)
         options = task.options
@@ -146,11 +153,14 @@ class TaskDispatcher(IApplicationContextAware):
         call = TaskCall(
             task=task, task_id=task_id, args=args, kwargs=kwargs, options=options
         )
+        headers = self._propagation.inject(call)
+        if headers:
+            self._limits.check(task.name, headers)
         return TaskMessage(
             task_name=task.name,
             args=args,
             kwargs=kwargs,
-            headers=self._propagation.inject(call),
+            headers=headers,
             options=options,
             task_id=task_id,
         )
@@ -181,7 +191,8 @@ class TaskDispatcher(IApplicationContextAware):
         """Send through ``sender`` instead of the transport until the block ends.
 
         Meant for tests: ``with dispatcher.sending_to(InMemoryTaskSender()) as s:``
-        captures every dispatch of the block (sync and async) in ``s``.
+        captures every dispatch of the block (sync and async) in ``s``. The
+        messages are still checked against the transport's header limits.
         """
         saved = self._sender, self._async_sender
         self._sender, self._async_sender = sender, None

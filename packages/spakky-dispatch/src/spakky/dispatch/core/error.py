@@ -17,8 +17,8 @@ class AbstractSpakkyDispatchError(AbstractSpakkyFrameworkError, ABC):
 
     def __init__(self, detail: str | None = None) -> None:
         self.detail = detail
-        # args hold only the detail, so ``type(e)(*e.args)`` (pickle, Celery's
-        # result backends) rebuilds the same error.
+        # args hold only the detail, so ``type(e)(*e.args)`` (pickle, result
+        # backends that store an error as its class and args) rebuilds it.
         super().__init__(*(() if detail is None else (detail,)))
 
     def __str__(self) -> str:
@@ -97,7 +97,16 @@ class HeaderBudgetExceededError(TaskDispatchError):
     message = (
         "Propagation headers exceed their size budget, so nothing was sent; carry "
         "less context in headers (e.g. fewer claims in the auth snapshot) or raise "
-        "the transport's budget (for Celery: SPAKKY_CELERY__MAX_HEADER_BYTES)"
+        "the transport's header budget (the detail names its setting)"
+    )
+
+
+class ReservedHeaderError(TaskDispatchError):
+    """A propagation header uses a name the transport reserves for itself."""
+
+    message = (
+        "A propagation header uses a name that the transport's message protocol "
+        "reserves, so nothing was sent; rename the propagator's header"
     )
 
 
@@ -124,6 +133,45 @@ class BrokerConfigurationError(TaskDispatchError):
     )
 
 
+class BrokerRejectedError(TaskDispatchError):
+    """The broker received the message but refused it; it will not run."""
+
+    message = (
+        "The broker refused the message, so it was not queued; check the queue's "
+        "limits and arguments and the broker's alarms (disk, memory)"
+    )
+
+
+class PublishUnconfirmedError(BrokerUnavailableError):
+    """The broker stopped answering mid-publish: the message may or may not be queued."""
+
+    message = (
+        "The broker stopped answering after the message was written, so it may "
+        "still be queued and the task may run; retry only an idempotent task, or "
+        "check for the task's effect before sending it again"
+    )
+
+
+class InvalidSettingsError(AbstractSpakkyDispatchError):
+    """Settings read from the environment are missing or invalid.
+
+    The detail names every variable at fault and what is wrong with it, never
+    the value given (it may be a password or a key).
+    """
+
+    message = "Settings are invalid; fix the environment variables named here"
+
+
+class TransportConflictError(AbstractSpakkyDispatchError):
+    """Two transport plugins were loaded into one application."""
+
+    message = (
+        "More than one task transport is loaded into this application; load one "
+        "transport plugin, e.g. load_plugins(include={<plugin>.PLUGIN_NAME}) "
+        "instead of load_plugins()"
+    )
+
+
 class TaskResultError(AbstractSpakkyDispatchError):
     """Base for errors raised by a task result handle."""
 
@@ -134,8 +182,19 @@ class ResultBackendNotConfiguredError(TaskResultError):
     """A caller asked for a result but no result backend is configured."""
 
     message = (
-        "No result backend is configured, so task results are not stored; set a "
-        "result backend (for Celery: SPAKKY_CELERY__RESULT_BACKEND) to read results"
+        "No result backend is configured, so task results are not stored; set "
+        "the transport's result backend (the detail names its setting) to read "
+        "results"
+    )
+
+
+class ResultBackendUnavailableError(TaskResultError):
+    """The result backend could not be read within the configured time."""
+
+    message = (
+        "The result backend is unreachable, so the task's state is unknown; check "
+        "the result backend's URL and that it is running, then ask again (the "
+        "task itself may still run)"
     )
 
 
@@ -161,8 +220,8 @@ class WaitInsideTaskError(TaskResultError, RuntimeError):
     """A running task waited for another task's result.
 
     The waiting task holds its worker slot while the task it waits for needs
-    one: on a solo or busy pool that is a deadlock until the timeout. Like
-    Celery's own guard it is a ``RuntimeError``, raised before any wait.
+    one: on a solo or busy pool that is a deadlock until the timeout. It is a
+    ``RuntimeError``, raised before any wait.
     """
 
     message = (

@@ -2,10 +2,13 @@
 
 ``spakky.task``'s ``ITaskResult`` has ``get()`` and ``get_async()`` without
 arguments; every handle of ours also takes a ``timeout`` and refuses, like
-Celery's own guard, to wait inside a running task unless told otherwise.
+a task queue's usual guard, to wait inside a running task unless told otherwise.
 """
 
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import TypedDict, Unpack
 
 from spakky.task.interfaces.task_result import ITaskResult
 
@@ -54,6 +57,45 @@ class ITaskHandle[T](ITaskResult[T], ABC):
         ...
 
 
+class SentTo(TypedDict, total=False):
+    """Where a task was sent: keyword arguments of a transport's handle."""
+
+    task_name: str | None
+    """The task's name."""
+
+    queue: str | None
+    """The queue the message went to, when the transport knows it."""
+
+
+class AbstractTaskHandle[T](ITaskHandle[T], ABC):
+    """Base of a transport's handle: it knows where its task was sent.
+
+    The task's name and queue are named by ``timed_out``, the error of a
+    wait that ran out, which asks whether a worker consumes that queue.
+    """
+
+    __slots__ = ("_queue", "_task_name")
+
+    _task_name: str | None
+    _queue: str | None
+
+    def __init__(self, **sent: Unpack[SentTo]) -> None:
+        self._task_name = sent.get("task_name")
+        self._queue = sent.get("queue")
+
+    @property
+    def queue(self) -> str | None:
+        """The queue the task was sent to, when known."""
+        return self._queue
+
+    def timed_out(self, timeout: float | None) -> TaskResultTimeoutError:
+        """The error for a wait of ``timeout`` seconds that ran out."""
+        return result_timeout(self.task_id, self._task_name, self.queue, timeout)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.task_id}>"
+
+
 def refuse_wait_inside_task(task_id: str, *, allow_inside_task: bool) -> None:
     """Refuse to wait for ``task_id`` from inside a running worker-side task.
 
@@ -88,3 +130,28 @@ def result_timeout(
     )
     within = "" if timeout is None else f" within {timeout}s"
     return TaskResultTimeoutError(f"{what} did not finish{within}; {where}")
+
+
+POLL_START = 0.005
+"""Seconds of the first pause between two looks at a task's state."""
+
+POLL_MAX = 0.25
+"""Longest pause between two looks at a task's state."""
+
+
+def poll_pauses(timeout: float | None) -> Iterator[float]:
+    """Pauses between two looks at a task's state, until ``timeout`` has passed.
+
+    A handle that polls its result backend looks, sleeps the next pause, and
+    looks again: the pauses grow from ``POLL_START`` to ``POLL_MAX`` and the
+    last one ends at the deadline; when the iterator ends, the time is up
+    (``result_timeout`` builds the error). None waits as long as it takes.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    pause = POLL_START
+    while True:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return
+        yield pause if left is None else min(pause, left)
+        pause = min(pause * 2, POLL_MAX)

@@ -6,7 +6,7 @@ from inspect import signature
 from spakky.core.application.application import SpakkyApplication
 
 from spakky.dispatch.core.error import AbstractSpakkyDispatchError
-from spakky.dispatch.core.secrets import redact, settings_problems
+from spakky.dispatch.core.settings import redact, settings_problems
 
 
 class ApplicationNotFoundError(AbstractSpakkyDispatchError):

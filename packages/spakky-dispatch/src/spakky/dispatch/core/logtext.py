@@ -11,16 +11,17 @@ LOG_FIELD_LIMIT = 200
 """Characters of one untrusted value kept in a log line; the rest is counted."""
 
 
-def printable(value: object, limit: int = LOG_FIELD_LIMIT) -> str:
+def printable(value: object, limit: int | None = LOG_FIELD_LIMIT) -> str:
     """``value`` as text for one log line: escaped, and cut after ``limit`` characters.
 
     Every character that is not printable (newlines, tabs, escape sequences,
     line and paragraph separators, ...) becomes its backslash escape, as
     ``repr`` writes it; a backslash stays as it is. Text longer than
-    ``limit`` is cut, saying how much was left out.
+    ``limit`` is cut, saying how much was left out; None never cuts (for
+    text whose writer already bounds it).
     """
     text = value if isinstance(value, str) else str(value)
-    cut = len(text) - limit
+    cut = 0 if limit is None else len(text) - limit
     if cut > 0:
         text = text[:limit]
     if not text.isprintable():

@@ -15,6 +15,7 @@ from spakky.dispatch.core.binding import TaskBinding
 from spakky.dispatch.core.call import TaskCall
 from spakky.dispatch.core.error import ResultLookupUnsupportedError
 from spakky.dispatch.core.handle import ITaskHandle
+from spakky.dispatch.core.limits import NO_HEADER_LIMITS, HeaderLimits
 from spakky.dispatch.core.message import TaskMessage
 from spakky.dispatch.core.schedule import ScheduledCall, ScheduleSpec
 
@@ -37,6 +38,16 @@ class ITaskSender(ABC):
             TaskDispatchError: The message was not published; nothing was sent.
         """
         ...
+
+    @property
+    def header_limits(self) -> HeaderLimits:
+        """The header names this transport reserves and its header budget.
+
+        The dispatcher checks every message against them before ``send`` is
+        called, so a sender never sees headers it cannot carry. Default: no
+        reserved name, no budget.
+        """
+        return NO_HEADER_LIMITS
 
     def result_for(self, task_id: str) -> ITaskHandle[Any]:
         """A handle on the task ``task_id``, sent (or to be sent) through this transport.

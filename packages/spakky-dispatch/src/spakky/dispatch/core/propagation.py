@@ -10,7 +10,7 @@ from spakky.core.pod.annotations.pod import Pod
 
 from spakky.dispatch.core.binding import TaskBinding
 from spakky.dispatch.core.call import TaskCall
-from spakky.dispatch.core.error import HeaderBudgetExceededError, HeaderPropagationError
+from spakky.dispatch.core.error import HeaderPropagationError
 from spakky.dispatch.core.ports import IHeaderPropagator
 
 _LAST = Order()
@@ -176,35 +176,3 @@ class _Restored:
         traceback: TracebackType | None,
     ) -> bool:
         return bool(self._stack.__exit__(exc_type, exc_value, traceback))
-
-
-def check_header_budget(
-    task_name: str, headers: Mapping[str, str], max_bytes: int
-) -> None:
-    """Refuse a message whose propagation headers exceed ``max_bytes``.
-
-    Transports call this before publishing: a broker such as RabbitMQ closes
-    the connection when a message's header frame is too large.
-
-    Raises:
-        HeaderBudgetExceededError: The headers are larger than ``max_bytes``;
-            the error names the task and the largest headers.
-    """
-    sizes = _sizes(headers)
-    total = sum(sizes.values())
-    if total <= max_bytes:
-        return
-    largest = sorted(sizes.items(), key=lambda item: item[1], reverse=True)[:3]
-    raise HeaderBudgetExceededError(
-        f"{task_name}: {total} bytes of headers, budget {max_bytes} (largest: "
-        + ", ".join(f"{name!r} {size} B" for name, size in largest)
-        + ")"
-    )
-
-
-def _sizes(headers: Mapping[str, str]) -> dict[str, int]:
-    """Bytes of each header on the wire: its UTF-8 name and value."""
-    return {
-        name: len(name.encode()) + len(value.encode())
-        for name, value in headers.items()
-    }

@@ -1,6 +1,6 @@
 """Neutral schedule specifications, translated by each transport's registrar."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from types import MappingProxyType
@@ -71,6 +71,36 @@ class ScheduledCall:
 
 NO_ARGUMENTS = ScheduledCall()
 """The call of a schedule that declares no ``@schedule_options``."""
+
+
+def cron_weekday(iso_weekday: int) -> int:
+    """Map an ISO weekday (Monday = 0) to cron's day of week (Sunday = 0).
+
+    Task queues' schedulers count weekdays as cron does.
+    """
+    return (iso_weekday + 1) % 7
+
+
+def cron_fields(
+    spec: DailySchedule | CrontabSchedule,
+) -> tuple[str, str, str, str, str]:
+    """The five fields of a cron line for ``spec``: minute, hour, day of month,
+    month and day of week (cron's numbering, Sunday = 0); ``*`` where any
+    value matches, sorted comma-separated values otherwise."""
+    if isinstance(spec, DailySchedule):
+        return str(spec.minute), str(spec.hour), "*", "*", "*"
+    weekdays = None if spec.weekday is None else map(cron_weekday, spec.weekday)
+    return (
+        str(spec.minute),
+        str(spec.hour),
+        _cron_field(spec.day_of_month),
+        _cron_field(spec.month),
+        _cron_field(weekdays),
+    )
+
+
+def _cron_field(values: Iterable[int] | None) -> str:
+    return "*" if values is None else ",".join(str(v) for v in sorted(map(int, values)))
 
 
 def schedule_spec_from_route(route: ScheduleRoute, *, task_name: str) -> ScheduleSpec:

@@ -1,15 +1,24 @@
-"""Startup registration shared by transport plugins."""
+"""Startup shared by transport plugins: composition, defaults, registration."""
 
-from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
 from logging import getLogger
 from typing import override
 
+from spakky.core.application.application import SpakkyApplication
+from spakky.core.common.annotation import Annotation
+from spakky.core.pod.annotations.pod import Pod, PodType
 from spakky.core.pod.interfaces.application_context import IApplicationContext
 from spakky.core.pod.interfaces.aware.application_context_aware import (
     IApplicationContextAware,
 )
+from spakky.core.pod.interfaces.container import IContainer
 from spakky.core.pod.interfaces.post_processor import IPostProcessor
 
+from spakky.dispatch.core.aspects import AsyncTaskDispatchAspect, TaskDispatchAspect
+from spakky.dispatch.core.components import CORE_COMPONENTS
+from spakky.dispatch.core.error import TransportConflictError
+from spakky.dispatch.core.ports import ITaskSender
 from spakky.dispatch.core.registrar import TaskRegistrar
 
 logger = getLogger("spakky.dispatch")
@@ -23,6 +32,17 @@ EMPTY_APPLICATION_WARNING = (
     "or package to scan(...), or add the class with app.add(...)."
 )
 """Logged once at startup when an application has no task at all."""
+
+
+@dataclass
+class Fallback(Annotation):
+    """Marks a plugin's default pod: one the application registers of its type wins.
+
+    Put it on a lazy default (``@Fallback() @Lazy() @Pod(name=...)``): when
+    the application registers exactly one other pod of the same type, before
+    or after loading the plugin, the type is bound to that pod at startup and
+    the default is never built (see ``prefer_user_pod``).
+    """
 
 
 def prefer_user_pod(
@@ -42,16 +62,56 @@ def prefer_user_pod(
         application_context.bind_to_name(type_, users[0].name)
 
 
-class AbstractTaskRegistrationPostProcessor(
-    IPostProcessor, IApplicationContextAware, ABC
-):
+def refuse_second_transport(container: IContainer) -> None:
+    """Fail clearly when two transports registered a task sender.
+
+    Raises:
+        TransportConflictError: More than one ``ITaskSender`` pod is registered.
+    """
+    senders = sorted(
+        f"{pod.type_.__module__}.{pod.type_.__qualname__}"
+        for pod in container.pods.values()
+        if pod.is_family_with(ITaskSender)
+    )
+    if len(senders) > 1:
+        raise TransportConflictError(f"task senders: {', '.join(senders)}")
+
+
+def add_transport(app: SpakkyApplication, components: Iterable[PodType]) -> None:
+    """Add the core, a transport's ``components`` and the dispatch machinery to ``app``.
+
+    What a transport plugin's ``initialize`` does: the core's pods, the given
+    ones (the transport's ports, its settings, context adapters), the two
+    dispatch aspects and ``TaskRegistrationPostProcessor``.
+
+    Raises:
+        TransportConflictError: Another transport's sender is registered already.
+    """
+    if app.container.contains(ITaskSender):
+        raise TransportConflictError(
+            "an ITaskSender is registered already (is another transport plugin "
+            "loaded too?)"
+        )
+    for component in (
+        *CORE_COMPONENTS,
+        *components,
+        TaskDispatchAspect,
+        AsyncTaskDispatchAspect,
+        TaskRegistrationPostProcessor,
+    ):
+        app.add(component)
+
+
+@Pod()
+class TaskRegistrationPostProcessor(IPostProcessor, IApplicationContextAware):
     """Registers tasks, endpoints and schedules of every ``@TaskHandler`` pod.
 
     Registration runs once, when the container attaches the post-processor at
     the start of the application, before any handler is built: it reads the
     registered pod types (so ``@Lazy`` handlers are included) and never
-    depends on the order in which pods are instantiated. A transport plugin
-    subclasses it (and decorates the subclass with ``@Pod()``).
+    depends on the order in which pods are instantiated. First it refuses a
+    second transport and lets pods the application registered win over the
+    plugins' ``@Fallback`` defaults.
     """
 
     _registered: bool
@@ -59,17 +119,15 @@ class AbstractTaskRegistrationPostProcessor(
     def __init__(self) -> None:
         self._registered = False
 
-    @abstractmethod
-    def prepare(self, application_context: IApplicationContext) -> None:
-        """Settle the transport's own pods before tasks are registered."""
-        ...
-
     @override
     def set_application_context(self, application_context: IApplicationContext) -> None:
         if self._registered:
             return
         self._registered = True
-        self.prepare(application_context)
+        refuse_second_transport(application_context)
+        for pod in tuple(application_context.pods.values()):
+            if Fallback.exists(pod.target):
+                prefer_user_pod(application_context, pod.type_, pod.name)
         registrar = application_context.get(TaskRegistrar)
         registrar.register_container(application_context)
         if not len(registrar.registry):

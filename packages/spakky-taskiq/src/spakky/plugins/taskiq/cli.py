@@ -1,25 +1,17 @@
-"""``spakky-taskiq``: run a worker or the scheduler for a Spakky application.
+"""``spakky-taskiq``: taskiq's workers and scheduler on a Spakky application.
 
-Usage::
-
-    spakky-taskiq worker    myservice.main:app [taskiq worker options...]
-    spakky-taskiq -A myservice.main:app scheduler [taskiq scheduler options...]
-    spakky-taskiq tasks     myservice.main:app
-    spakky-taskiq worker --help      # taskiq's own worker options
-    spakky-taskiq --version
-
-``myservice.main:app`` names a started (or startable) ``SpakkyApplication``, or a
-callable that returns one. Options after it go to taskiq's own ``worker`` /
-``scheduler`` commands unchanged (``--workers 1``, ``--log-level DEBUG``, ...).
-The parsing, help and error reports are the core's ``CommandLine``.
+``spakky-taskiq worker myservice.main:app --workers 1`` runs ``taskiq worker
+--workers 1`` with every worker process serving the application's broker
+(through ``spakky.plugins.taskiq.target``) and ``GuardedReceiver``;
+``scheduler`` runs taskiq's scheduler on its ``@schedule`` entries; ``tasks``
+lists them. Parsing, ``--help``, ``--version`` and error reports are the
+core's ``CommandLine`` (``spakky.dispatch.core.cli``).
 """
 
 import asyncio
 import os
 import signal
-import sys
-from collections.abc import Callable, Sequence
-from typing import TextIO
+from collections.abc import Sequence
 
 from spakky.core.application.application import SpakkyApplication
 from taskiq import TaskiqScheduler
@@ -28,8 +20,8 @@ from taskiq.cli.scheduler.run import run_scheduler
 from taskiq.cli.worker.args import WorkerArgs
 from taskiq.cli.worker.run import run_worker
 
-from spakky.dispatch.core import TaskBinding
-from spakky.dispatch.core.cli import Command, CommandLine, ScheduleText
+from spakky.dispatch.core.adapter import TaskBinding
+from spakky.dispatch.core.cli import Command, CommandLine, ScheduleText, tool_help
 from spakky.dispatch.taskiq import SpakkyScheduleSource
 from spakky.plugins.taskiq.target import APPLICATION_VARIABLE, TARGET
 
@@ -79,22 +71,6 @@ def run_schedules(scheduler: TaskiqScheduler, options: Sequence[str]) -> int:
     return 0
 
 
-def _taskiq_help(tool: str, parse: Callable[[list[str]], object]) -> Callable[[], int]:
-    """Print ``taskiq <command> --help`` (needs no application)."""
-
-    def show() -> int:
-        program, sys.argv[0] = sys.argv[0], tool
-        try:
-            parse(["--help"])
-        except SystemExit as exit_:
-            return exit_.code if isinstance(exit_.code, int) else 0
-        finally:
-            sys.argv[0] = program
-        return 0
-
-    return show
-
-
 COMMAND_LINE = CommandLine(
     prog="spakky-taskiq",
     summary=(
@@ -116,7 +92,9 @@ COMMAND_LINE = CommandLine(
             summary="run taskiq workers for the application",
             tool="taskiq worker",
             run=lambda call: run_workers(call.spec, call.options),
-            show_help=_taskiq_help("taskiq worker", WorkerArgs.from_cli),
+            show_help=tool_help(
+                "taskiq worker", lambda: WorkerArgs.from_cli(["--help"])
+            ),
         ),
         Command(
             name="scheduler",
@@ -125,22 +103,17 @@ COMMAND_LINE = CommandLine(
             run=lambda call: run_schedules(
                 call.application.container.get(TaskiqScheduler), call.options
             ),
-            show_help=_taskiq_help("taskiq scheduler", SchedulerArgs.from_cli),
+            show_help=tool_help(
+                "taskiq scheduler", lambda: SchedulerArgs.from_cli(["--help"])
+            ),
         ),
     ),
     schedules=source_schedules,
 )
 """The ``spakky-taskiq`` command line."""
 
-
-def list_tasks(application: SpakkyApplication, out: TextIO) -> None:
-    """Print every registered task, whether calls dispatch it, and its schedule."""
-    COMMAND_LINE.list_tasks(application, out)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``spakky-taskiq`` command."""
-    return COMMAND_LINE.main(argv)
+main = COMMAND_LINE.main
+"""Entry point of the ``spakky-taskiq`` command: ``main(argv=None) -> int``."""
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,7 @@ import os
 
 from taskiq import AsyncBroker
 
-from spakky.plugins.taskiq.loading import ApplicationNotFoundError, load_application
+from spakky.dispatch.core.loading import ApplicationNotFoundError, load_application
 
 APPLICATION_VARIABLE = "SPAKKY_TASKIQ_APPLICATION"
 """Environment variable naming the application, as ``package.module:attribute``."""
