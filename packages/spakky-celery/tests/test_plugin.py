@@ -1,6 +1,7 @@
 """The spakky-celery plugin: composition, registration, the default Celery pod."""
 
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 from celery import Celery
@@ -128,3 +129,48 @@ def test_two_applications_expect_separate_celery_apps_and_tasks(
     name = f"{plugin_handlers.__name__}.SyncHandler.add"
     assert name in first.tasks
     assert name not in second.tasks
+
+
+WORKER_ONLY = ("celery.worker", "shelve", "difflib", "redis", "kombu.transport.redis")
+"""Modules only a worker (or a Redis broker, or a typo in a URL) needs; a bare
+Celery app loads a few of them itself (its Django fixup imports the worker)."""
+
+
+def test_caller_process_expect_no_worker_modules_loaded(
+    memory_env: pytest.MonkeyPatch,
+) -> None:
+    """Importing the plugin and starting an application with a task loads no
+    worker module a bare Celery app does not; the worker still gets
+    ``GuardedConsumer``."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from celery import Celery\n"
+        "Celery('bare', broker='memory://', set_as_current=False)\n"
+        f"bare = {{m for m in sys.modules if m.startswith({WORKER_ONLY!r})}}\n"
+        "from kombu.utils.imports import symbol_by_name\n"
+        "from spakky.core.application.application import SpakkyApplication\n"
+        "from spakky.core.application.application_context import ApplicationContext\n"
+        "import spakky.plugins.celery\n"
+        "from tests import plugin_handlers\n"
+        "app = SpakkyApplication(ApplicationContext())\n"
+        "app.load_plugins(include={spakky.plugins.celery.PLUGIN_NAME})\n"
+        "app.scan(plugin_handlers)\n"
+        "app.start()\n"
+        f"loaded = sorted(m for m in sys.modules if m.startswith({WORKER_ONLY!r})"
+        " and m not in bare)\n"
+        "consumer = symbol_by_name(app.container.get(Celery).conf.worker_consumer)\n"
+        "app.stop()\n"
+        "print(loaded, consumer.__module__, consumer.__name__)\n"
+    )
+    root = Path(__file__).parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+    ).stdout
+    assert out.split() == ["[]", "spakky.dispatch.celery.consumer", "GuardedConsumer"]

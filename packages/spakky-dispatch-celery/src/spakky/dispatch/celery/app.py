@@ -3,13 +3,13 @@
 from celery import Celery
 
 from spakky.dispatch.celery.config import CeleryConfig
-from spakky.dispatch.celery.consumer import (
+from spakky.dispatch.celery.fast_publish import FAST_PUBLISH_KEY
+from spakky.dispatch.celery.urls import masked_url, scheme_of
+from spakky.dispatch.celery.worker_keys import (
     DEAD_LETTER_LIMIT_KEY,
     MAX_MESSAGE_BYTES_KEY,
     MAX_REDELIVERIES_KEY,
 )
-from spakky.dispatch.celery.fast_publish import FAST_PUBLISH_KEY
-from spakky.dispatch.celery.urls import masked_url, scheme_of
 
 PUBLISH_TIMEOUT_KEY = "spakky_publish_timeout"
 """``app.conf`` key: seconds one publish may wait on the broker (None: no bound)."""

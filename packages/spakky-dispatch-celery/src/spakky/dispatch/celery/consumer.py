@@ -19,6 +19,10 @@ refused message instead of stopping the worker, and it bounds redelivery: a
 message handed back to its queue more than ``MAX_REDELIVERIES`` times (the
 worker died while handling it, again and again) is rejected instead of
 killing the next worker.
+
+The names shared with the caller side (settings keys, header names) live in
+``worker_keys``, which loads nothing: this module, which loads Celery's worker,
+is imported by Celery when a worker starts (``worker_consumer``).
 """
 
 import contextlib
@@ -31,33 +35,17 @@ from kombu.message import Message
 
 from spakky.dispatch.celery.inflate import DEFAULT_MAX_MESSAGE_BYTES, InflatePolicy
 from spakky.dispatch.celery.logs import describe_decode_error, escape
-
-GUARDED_CONSUMER = "spakky.dispatch.celery.consumer:GuardedConsumer"
-"""Value of Celery's ``worker_consumer`` setting that selects ``GuardedConsumer``."""
-
-CELERY_CONSUMER = "celery.worker.consumer:Consumer"
-"""Celery's default ``worker_consumer``."""
-
-REDELIVERIES_HEADER = "x-spakky-redeliveries"
-"""How often a message was handed back to its queue unfinished (counted by us)."""
-
-REFUSED_HEADER = "x-spakky-refused"
-"""Set by our RabbitMQ transport on a message whose own headers cannot be parsed."""
-
-DEFAULT_DEAD_LETTER_LIMIT = 10_000
-"""Redis: newest refused messages a queue's dead-letter list keeps."""
-
-MAX_MESSAGE_BYTES_KEY = "spakky_max_message_bytes"
-"""``app.conf`` key: largest inflated body of a compressed message."""
-
-MAX_REDELIVERIES_KEY = "spakky_max_redeliveries"
-"""``app.conf`` key: times a message may come back before it is rejected."""
-
-DEAD_LETTER_LIMIT_KEY = "spakky_dead_letter_limit"
-"""``app.conf`` key: Redis dead-letter list length (0: drop refused messages)."""
-
-DEFAULT_MAX_REDELIVERIES = 5
-"""Default of ``MAX_REDELIVERIES_KEY``."""
+from spakky.dispatch.celery.worker_keys import (
+    CELERY_CONSUMER,
+    DEAD_LETTER_LIMIT_KEY,
+    DEFAULT_DEAD_LETTER_LIMIT,
+    DEFAULT_MAX_REDELIVERIES,
+    GUARDED_CONSUMER,
+    MAX_MESSAGE_BYTES_KEY,
+    MAX_REDELIVERIES_KEY,
+    REDELIVERIES_HEADER,
+    REFUSED_HEADER,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -266,3 +254,19 @@ def _requeue_counted(message: Message, count: int) -> None:
         routing_key=info.get("routing_key", ""),
     )
     message.ack()
+
+
+__all__ = [
+    "CELERY_CONSUMER",
+    "DEAD_LETTER_LIMIT_KEY",
+    "DEFAULT_DEAD_LETTER_LIMIT",
+    "DEFAULT_MAX_REDELIVERIES",
+    "GUARDED_CONSUMER",
+    "MAX_MESSAGE_BYTES_KEY",
+    "MAX_REDELIVERIES_KEY",
+    "REDELIVERIES_HEADER",
+    "REFUSED_HEADER",
+    "GuardedConsumer",
+    "malformed",
+    "redeliveries",
+]

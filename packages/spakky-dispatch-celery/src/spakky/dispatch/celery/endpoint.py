@@ -6,8 +6,8 @@ from typing import Any, override
 from celery import Celery, Task
 from spakky.core.pod.annotations.pod import Pod
 
-from spakky.dispatch.celery.consumer import CELERY_CONSUMER, GUARDED_CONSUMER
 from spakky.dispatch.celery.logs import install_rejection_log_filter
+from spakky.dispatch.celery.worker_keys import CELERY_CONSUMER, GUARDED_CONSUMER
 from spakky.dispatch.core.adapter import (
     ITaskEndpointRegistrar,
     RetryableTaskError,

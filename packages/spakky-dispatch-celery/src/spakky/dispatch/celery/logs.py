@@ -19,8 +19,7 @@ received", "succeeded", "failed").
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
-
-from celery.worker.consumer import consumer as celery_consumer
+from functools import cache
 
 from spakky.dispatch.core.adapter import printable
 
@@ -112,20 +111,32 @@ def _unknown_message(args: tuple[object, ...]) -> str:
     )
 
 
-_TEMPLATES = vars(celery_consumer)  # the format strings Celery logs with
-_REWRITES: dict[str, Callable[[tuple[object, ...]], str]] = {
-    _TEMPLATES["UNKNOWN_TASK_ERROR"]: _unknown_task,
-    _TEMPLATES["INVALID_TASK_ERROR"]: _invalid_task,
-    _TEMPLATES["MESSAGE_DECODE_ERROR"]: _undecodable,
-    _TEMPLATES["UNKNOWN_FORMAT"]: _unknown_message,
-}
+type _Rewrite = Callable[[tuple[object, ...]], str]
+
+
+@cache
+def _rewrites() -> dict[str, _Rewrite]:
+    """Celery's rejection format strings, each with its rewrite.
+
+    Read on the first record: only a worker logs to the consumer logger, and a
+    worker has Celery's consumer loaded; a caller never pays for loading it.
+    """
+    from celery.worker.consumer import consumer as celery_consumer
+
+    templates = vars(celery_consumer)  # the format strings Celery logs with
+    return {
+        templates["UNKNOWN_TASK_ERROR"]: _unknown_task,
+        templates["INVALID_TASK_ERROR"]: _invalid_task,
+        templates["MESSAGE_DECODE_ERROR"]: _undecodable,
+        templates["UNKNOWN_FORMAT"]: _unknown_message,
+    }
 
 
 class RejectedMessageLogFilter(logging.Filter):
     """Rewrites Celery's message-rejection log records; lets others through."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        rewrite = _REWRITES.get(record.msg) if isinstance(record.msg, str) else None
+        rewrite = _rewrites().get(record.msg) if isinstance(record.msg, str) else None
         if rewrite is not None:
             args = record.args if isinstance(record.args, tuple) else ()
             record.msg = "%s"

@@ -26,10 +26,6 @@ from kombu.transport.virtual import base as virtual
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import dumps, loads
 
-from spakky.dispatch.celery.consumer import (
-    DEFAULT_DEAD_LETTER_LIMIT,
-    REDELIVERIES_HEADER,
-)
 from spakky.dispatch.celery.inflate import InflatePolicy, MessageRefused
 from spakky.dispatch.celery.logs import escape
 from spakky.dispatch.celery.redis_unacked import (
@@ -38,6 +34,10 @@ from spakky.dispatch.celery.redis_unacked import (
     attached,
     live,
     reject_in_redis,
+)
+from spakky.dispatch.celery.worker_keys import (
+    DEFAULT_DEAD_LETTER_LIMIT,
+    REDELIVERIES_HEADER,
 )
 from spakky.dispatch.celery.worker_transport import ShownAsScheme, _PolicyMessage
 

@@ -5,7 +5,6 @@ from urllib.parse import urlsplit
 
 from celery.app.backends import BACKEND_ALIASES
 from kombu.transport import TRANSPORT_ALIASES
-from kombu.utils.text import fmatch_best
 from kombu.utils.url import maybe_sanitize_url
 
 _MASK = "**"
@@ -92,6 +91,8 @@ def _check_alias(url: str, aliases: Mapping[str, object], kind: str) -> None:
     known = sorted(aliases)
     if scheme in known or "." in scheme or ":" in scheme:
         return  # an alias, or a dotted path to a custom class
+    from kombu.utils.text import fmatch_best  # loads difflib: only for a typo
+
     nearest = fmatch_best(scheme, known)
     hint = f"did you mean {nearest!r}? " if nearest else ""
     raise ValueError(

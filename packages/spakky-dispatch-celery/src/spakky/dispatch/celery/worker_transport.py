@@ -37,14 +37,14 @@ from amqp import method_framing
 from kombu.message import Message as KombuMessage
 from kombu.transport import pyamqp
 
-from spakky.dispatch.celery.consumer import (
+from spakky.dispatch.celery.inflate import InflatePolicy, MessageRefused
+from spakky.dispatch.celery.logs import escape
+from spakky.dispatch.celery.redis_unacked import UnackedRecovery
+from spakky.dispatch.celery.worker_keys import (
     DEFAULT_DEAD_LETTER_LIMIT,
     REDELIVERIES_HEADER,
     REFUSED_HEADER,
 )
-from spakky.dispatch.celery.inflate import InflatePolicy, MessageRefused
-from spakky.dispatch.celery.logs import escape
-from spakky.dispatch.celery.redis_unacked import UnackedRecovery
 
 logger = logging.getLogger(__name__)
 
