@@ -484,6 +484,73 @@ def test_kombu_shape_unreadable_expect_problem(monkeypatch: pytest.MonkeyPatch) 
         kombu_shape_problem.cache_clear()
 
 
+@pytest.mark.parametrize(
+    ("digests", "name", "url"),
+    [
+        (redis_guard.REDIS_SOURCES_SHA256, "Channel._brpop_read", "redis://h//"),
+        (redis_guard.REDIS_SOURCES_SHA256, "QoS.reject", "redis://h//"),
+        (redis_guard.REDIS_SOURCES_SHA256, "virtual.Message.__init__", "redis://h//"),
+        (
+            worker_transport.AMQP_SOURCES_SHA256,
+            "amqp.method_framing.frame_handler",
+            "amqp://g:g@h//",
+        ),
+        (
+            worker_transport.SOURCES_SHA256,
+            "kombu.message.Message.__init__",
+            "amqp://g:g@h//",
+        ),
+    ],
+)
+def test_copied_source_changed_expect_stock_transport_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    digests: dict[str, str],
+    name: str,
+    url: str,
+) -> None:
+    """A private kombu / py-amqp function whose source is not the one the guard
+    was compared against (its digest differs) turns the guard off, naming it."""
+    assert kombu_shape_problem() is None
+    kombu_shape_problem.cache_clear()
+    monkeypatch.setitem(digests, name, "0" * 64)
+    try:
+        assert kombu_shape_problem() == f"changed: {name} source"
+        with caplog.at_level(logging.WARNING):
+            assert guarded_transport(url, InflatePolicy()) is None
+        assert "uses kombu's own transport" in caplog.text
+    finally:
+        kombu_shape_problem.cache_clear()
+
+
+def test_kombu_series_not_checked_expect_problem(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A kombu series the guards were not compared against turns both off."""
+    kombu_shape_problem.cache_clear()
+    monkeypatch.setattr(worker_transport, "KOMBU_SERIES", frozenset({(4, 0)}))
+    try:
+        problem = str(kombu_shape_problem("amqp"))
+        assert problem.startswith("kombu 5.7")
+        assert "not a series" in problem
+    finally:
+        kombu_shape_problem.cache_clear()
+
+
+def test_py_amqp_series_not_checked_expect_amqp_problem_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A py-amqp series the RabbitMQ guard was not compared against turns off
+    that guard only."""
+    kombu_shape_problem.cache_clear()
+    monkeypatch.setattr(worker_transport, "AMQP_SERIES", frozenset({(4, 0)}))
+    try:
+        assert kombu_shape_problem("amqp") == "changed: py-amqp series"
+        assert kombu_shape_problem("redis") is None
+    finally:
+        kombu_shape_problem.cache_clear()
+
+
 # --- redelivery --------------------------------------------------------------------
 
 

@@ -18,8 +18,9 @@ written against (``redis_shape_checks``).
 import binascii
 import inspect
 import logging
+from collections.abc import Callable
 from queue import Empty
-from typing import Any
+from typing import Any, Final
 
 from kombu.transport import redis as kombu_redis
 from kombu.transport.virtual import base as virtual
@@ -39,7 +40,11 @@ from spakky.dispatch.celery.worker_keys import (
     DEFAULT_DEAD_LETTER_LIMIT,
     REDELIVERIES_HEADER,
 )
-from spakky.dispatch.celery.worker_transport import ShownAsScheme, _PolicyMessage
+from spakky.dispatch.celery.worker_transport import (
+    ShownAsScheme,
+    _PolicyMessage,
+    digests_match,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -365,6 +370,55 @@ _STOCK_BRPOP_READ = (
 )
 
 
+REDIS_SOURCES_SHA256: Final = {
+    "Channel._brpop_read": "30d82b79e82ed50f6be94252ff604f061ecd0128dc506006ed0778a817c01d99",
+    "Channel._receive_one": "f6ace99e00d9979561a3857ddf6d9f3c1e4fdda3fcb7d921988e29aabeefd0ac",
+    "Channel._do_restore_message": (
+        "4340c07dbd92da0ac4d2ede9fe15b803b78cf9e714591c6a356b532d7a73350b"
+    ),
+    "QoS.append": "7796aed4e082b7bc0969a21143acf340e67f9af3a19c55d6ebf32cc6dcfd5b10",
+    "QoS.ack": "e70d35b6d09edfbec4d4da4edc0075a175ef873bf780e8a2295b0f91189ec749",
+    "QoS.reject": "67661b3ab169307b93d3e0f5ec2dd00ede2450f14761c41225e23e8d6de4cd4d",
+    "QoS.restore_unacked": (
+        "b30aa41e7deb6679a2349d55cbbbf16b18792453750c4dd2776999c50c68171a"
+    ),
+    "QoS.restore_visible": (
+        "5271428bc1e553bd3011103a6b9e37479f544be8714582af5083d81334f42277"
+    ),
+    "QoS._remove_from_indices": (
+        "3eadc6c61ae1fa90e009222ff2e7eaa136cf956227b5c54cce7b6913fe9b32a2"
+    ),
+    "QoS.unacked_key": "3a604531dab8b029f8e5e4decf3398b07f7abed265c13658f03f8ea811361c8b",
+    "virtual.QoS._flush": "6d93037c1fb22d5f10194fde2bac104deb4cf19ba7c4e27af0dca1402f66704b",
+    "virtual.Message.__init__": (
+        "5028e95c20a1ebb0dc9bdcc818d7021eef9443a946aa21a8ac7319c1c6458568"
+    ),
+}
+"""SHA-256 (``source_digest``) of each kombu Redis internal this module and
+``redis_unacked`` copy (``_brpop_read``), wrap or override, or rely on."""
+
+
+def _redis_sources() -> dict[str, Callable[..., Any]]:
+    channel: Any = kombu_redis.Channel
+    qos: Any = kombu_redis.QoS
+    base_qos: Any = virtual.QoS
+    unacked_key: Any = inspect.getattr_static(qos, "unacked_key")
+    return {
+        "Channel._brpop_read": channel._brpop_read,
+        "Channel._receive_one": channel._receive_one,
+        "Channel._do_restore_message": channel._do_restore_message,
+        "QoS.append": qos.append,
+        "QoS.ack": qos.ack,
+        "QoS.reject": qos.reject,
+        "QoS.restore_unacked": qos.restore_unacked,
+        "QoS.restore_visible": qos.restore_visible,
+        "QoS._remove_from_indices": qos._remove_from_indices,
+        "QoS.unacked_key": unacked_key.func,  # kombu's cached_property
+        "virtual.QoS._flush": base_qos._flush,
+        "virtual.Message.__init__": virtual.Message.__init__,
+    }
+
+
 def redis_shape_checks() -> dict[str, bool]:
     """Whether each kombu Redis internal this module overrides still fits."""
     channel: Any = kombu_redis.Channel
@@ -378,12 +432,14 @@ def redis_shape_checks() -> dict[str, bool]:
         == ["payload", "exchange", "routing_key"],
         "QoS._remove_from_indices": hasattr(kombu_redis.QoS, "_remove_from_indices"),
         "Channel.Message": kombu_redis.Channel.Message is virtual.Message,
+        **digests_match(REDIS_SOURCES_SHA256, _redis_sources()),
     }
 
 
 __all__ = [
     "DEAD_LETTER_SUFFIX",
     "MAX_ENVELOPE_DEPTH",
+    "REDIS_SOURCES_SHA256",
     "GuardedQoS",
     "GuardedRedisChannel",
     "GuardedRedisMessage",

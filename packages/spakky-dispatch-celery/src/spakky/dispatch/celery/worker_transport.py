@@ -31,12 +31,15 @@ from collections.abc import Callable
 from functools import cache
 from struct import error as StructError
 from struct import pack, unpack_from
-from typing import Any
+from typing import Any, Final
 
+import amqp
+import kombu
 from amqp import method_framing
 from kombu.message import Message as KombuMessage
 from kombu.transport import pyamqp
 
+from spakky.dispatch.celery.fast_publish import source_digest
 from spakky.dispatch.celery.inflate import InflatePolicy, MessageRefused
 from spakky.dispatch.celery.logs import escape
 from spakky.dispatch.celery.redis_unacked import UnackedRecovery
@@ -47,6 +50,27 @@ from spakky.dispatch.celery.worker_keys import (
 )
 
 logger = logging.getLogger(__name__)
+
+KOMBU_SERIES: Final = frozenset({(5, 7)})
+"""kombu ``(major, minor)`` versions both guards were compared against."""
+
+AMQP_SERIES: Final = frozenset({(5, 4)})
+"""py-amqp ``(major, minor)`` versions the RabbitMQ guard was compared against."""
+
+SOURCES_SHA256: Final = {
+    "kombu.message.Message.__init__": (
+        "6b91da6a4e38fcffc12da4b2653803c6f7d2b9336ee5e4ee1f01fae6e4ece071"
+    ),
+}
+"""SHA-256 (``source_digest``) of what both guards wrap: the message constructor
+``_PolicyMessage`` hands the inflated body to."""
+
+AMQP_SOURCES_SHA256: Final = {
+    "amqp.method_framing.frame_handler": (
+        "7f7a17ac5eb1194ffa4a665376698ad220e3dd0285c357aba04dd7e2963bf7f0"
+    ),
+}
+"""SHA-256 of the py-amqp code ``guarded_frame_handler`` wraps and re-feeds."""
 
 
 class _PolicyMessage(KombuMessage):
@@ -183,13 +207,35 @@ class GuardedAmqpTransport(pyamqp.Transport, metaclass=ShownAsScheme):
 # --- choosing and checking ----------------------------------------------------
 
 
+def digests_match(
+    expected: dict[str, str], found: dict[str, Callable[..., Any]]
+) -> dict[str, bool]:
+    """Whether each function of ``found`` has the source digest ``expected`` names."""
+    return {
+        f"{name} source": source_digest(found[name]) == digest
+        for name, digest in expected.items()
+    }
+
+
+def _common_shape_checks() -> dict[str, bool]:
+    return digests_match(
+        SOURCES_SHA256, {"kombu.message.Message.__init__": KombuMessage.__init__}
+    )
+
+
 def _amqp_shape_checks() -> dict[str, bool]:
     frames = inspect.signature(method_framing.frame_handler)
     connection = inspect.signature(pyamqp.Connection.__init__)
+    installed: Any = amqp  # py-amqp's stubs do not declare its version
     return {
+        "py-amqp series": tuple(installed.VERSION)[:2] in AMQP_SERIES,
         "frame_handler": list(frames.parameters)[:2] == ["connection", "callback"],
         "Connection(frame_handler=)": "frame_handler" in connection.parameters,
         "pyamqp.Channel.Message": pyamqp.Channel.Message is pyamqp.Message,
+        **digests_match(
+            AMQP_SOURCES_SHA256,
+            {"amqp.method_framing.frame_handler": method_framing.frame_handler},
+        ),
     }
 
 
@@ -208,9 +254,20 @@ _CHECKS: dict[str, Callable[[], dict[str, bool]]] = {
 @cache
 def kombu_shape_problem(kind: str | None = None) -> str | None:
     """Why the overrides for ``kind`` (``redis``, ``amqp``; None: both) do not
-    fit the installed kombu and py-amqp, or None."""
+    fit the installed kombu and py-amqp, or None.
+
+    Checks the kombu (and, for RabbitMQ, py-amqp) series, the SHA-256 of the
+    source of every private function copied or wrapped (whitespace
+    collapsed), and the names and signatures used. After updating kombu or
+    py-amqp, re-read the diffs of those functions, run the poison tests and
+    update the digests.
+    """
+    installed: Any = kombu  # kombu's stubs do not declare its version
+    if tuple(installed.VERSION)[:2] not in KOMBU_SERIES:
+        return f"kombu {installed.__version__} is not a series the guard was checked on"
     checks: dict[str, bool] = {}
     try:
+        checks |= _common_shape_checks()
         for name, check in _CHECKS.items():
             if kind in (None, name):
                 checks |= check()
@@ -279,8 +336,8 @@ def guarded_transport(
         logger.warning(
             "spakky-celery: this kombu differs from the one its poison-message "
             "guard was written for (%s); the worker uses kombu's own transport, "
-            "so a malformed message may stop it. Pin kombu to 5.7.x or update "
-            "spakky-celery.",
+            "so a malformed message may stop it. Pin kombu to 5.7.x (and "
+            "py-amqp to 5.4.x) or update spakky-celery.",
             problem,
         )
         return None
@@ -288,9 +345,15 @@ def guarded_transport(
 
 
 __all__ = [
+    "AMQP_SERIES",
+    "AMQP_SOURCES_SHA256",
+    "KOMBU_SERIES",
     "REDELIVERIES_HEADER",
     "REFUSED_HEADER",
+    "SOURCES_SHA256",
     "GuardedAmqpTransport",
     "ShownAsScheme",
+    "digests_match",
     "guarded_transport",
+    "kombu_shape_problem",
 ]
