@@ -80,6 +80,8 @@ def test_benchmarks_cost_section_expect_with_and_without_rows(tmp_path: Path) ->
     assert any(
         name.startswith("tracing: dispatch through CeleryTaskSender") for name in names
     )
+    assert "publish fast paths: fast publish, memory, CPU" in names
+    assert "publish fast paths: both (default), redis, wall" in names
     assert "| 6 cost (core) |" in stdout
 
 
