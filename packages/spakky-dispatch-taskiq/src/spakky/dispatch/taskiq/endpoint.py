@@ -2,10 +2,15 @@
 
 Every endpoint is an async taskiq task on the application's own broker. It
 reads this adapter's control labels, waits for a countdown or retry delay,
-and hands the message to the core's ``TaskInvoker``: async methods run on the
-invoker's long-lived event loop, sync methods in the worker loop's thread pool,
-so the worker's own loop (which owns the broker's connections) never runs user
-code and a task may make blocking calls (``TaskDispatcher.send``, ``get()``).
+and hands the message to the core's ``TaskInvoker``: async methods are awaited
+on the worker's own event loop (taskiq's, long-lived: loop-bound resources a
+task makes stay usable by the next; the broker lives there too, so an awaited
+dispatch from a task reaches it directly), sync methods run in the worker
+loop's thread pool, where they may make blocking calls
+(``TaskDispatcher.send``, ``get()``). A sync send from an async task cannot
+block the loop the broker needs: its publish is started on the loop and
+awaited before the task counts as done (a failed one fails the task); a
+blocking ``get()`` there is refused (``BrokerLoopBlockedError``).
 """
 
 import asyncio
@@ -36,7 +41,7 @@ from spakky.dispatch.taskiq.error import (
     TaskResultNotSerializableError,
 )
 from spakky.dispatch.taskiq.logs import install_log_filters
-from spakky.dispatch.taskiq.loop import BrokerLoop
+from spakky.dispatch.taskiq.loop import DEFERRED_SENDS, BrokerLoop, settle_sends
 from spakky.dispatch.taskiq.message import (
     Control,
     publish,
@@ -123,10 +128,16 @@ class TaskiqEndpoint:
             retries,
         )
         if self._binding.is_async:
-            future = asyncio.run_coroutine_threadsafe(
-                self._invoker.invoke_async(*call), self._invoker.runner.loop
-            )
-            return await asyncio.wrap_future(future)
+            sends: list[asyncio.Task[Any]] = []
+            collecting = DEFERRED_SENDS.set(sends)
+            try:
+                value = await self._invoker.invoke_async(*call)
+            finally:
+                DEFERRED_SENDS.reset(collecting)
+                failed = await settle_sends(sends)
+            if failed is not None:
+                raise failed
+            return value
         running = asyncio.get_running_loop()
         return await running.run_in_executor(None, partial(self._invoker.invoke, *call))
 
