@@ -1,6 +1,7 @@
 """Worker endpoints: received messages run through the invoker, retries, options."""
 
 import asyncio
+import inspect
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from spakky.dispatch.taskiq import (
     TaskResultNotSerializableError,
     UnsupportedDispatchOptionError,
 )
+from spakky.dispatch.taskiq.endpoint import _PlainParameters
 
 from .taskiq_fakes import FakeInvoker
 
@@ -243,6 +245,49 @@ def test_arguments_not_fitting_expect_refused_naming_counts_not_names(
     assert "forged" not in str(caught.value)
     assert running.invoker.calls == []
     assert isinstance(caught.value, TaskRefusedError)  # logged as expected
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        ((), {}),
+        (("a",), {}),
+        (("a", 1, 2, 3), {}),
+        ((), {"sku": "a"}),
+        (("a",), {"count": 2}),
+        (("a",), {"sku": "b"}),
+        ((), {"count": 2}),
+        (("a",), {"other": 1}),
+        ((), {"sku": "a", "count": 1, "note": "x"}),
+    ],
+)
+def test_plain_parameters_quick_check_expect_same_answer_as_bind(
+    args: tuple[object, ...], kwargs: dict[str, object]
+) -> None:
+    """The quick yes for plain parameters agrees with Signature.bind."""
+
+    def method(self: object, sku: str, count: int = 1, note: str = "") -> None: ...
+
+    signature = inspect.signature(method)
+    plain = _PlainParameters.of(signature, 1)
+    assert plain is not None
+    try:
+        signature.bind(None, *args, **kwargs)
+        binds = True
+    except TypeError:
+        binds = False
+    assert plain.fit(args, kwargs) is binds
+
+
+def test_plain_parameters_other_kinds_expect_no_quick_check() -> None:
+    """*args, **kwargs or keyword-only parameters always go through bind."""
+
+    def starred(self: object, *items: str) -> None: ...
+
+    def keyword_only(self: object, *, sku: str) -> None: ...
+
+    for method in (starred, keyword_only):
+        assert _PlainParameters.of(inspect.signature(method), 1) is None
 
 
 def test_classmethod_task_expect_arguments_checked_without_self(

@@ -67,6 +67,7 @@ class TaskiqEndpoint:
     _loop: BrokerLoop
     _signature: inspect.Signature
     _leading: tuple[object, ...]
+    _plain: "_PlainParameters | None"
 
     def __init__(
         self, binding: TaskBinding, invoker: TaskInvoker, loop: BrokerLoop
@@ -77,6 +78,7 @@ class TaskiqEndpoint:
         method = getattr(binding.handler_type, binding.method_name)
         self._signature = inspect.signature(method)
         self._leading = () if inspect.ismethod(method) else (None,)  # self
+        self._plain = _PlainParameters.of(self._signature, len(self._leading))
 
     async def __call__(
         self, args: tuple[object, ...], kwargs: Mapping[str, object], context: Context
@@ -172,6 +174,9 @@ class TaskiqEndpoint:
         Python's own ``TypeError`` would quote a keyword name taken from the
         message into the worker's log.
         """
+        plain = self._plain
+        if plain is not None and plain.fit(args, kwargs):
+            return
         try:
             self._signature.bind(*self._leading, *args, **kwargs)
         except TypeError:
@@ -185,6 +190,44 @@ class TaskiqEndpoint:
             raise TaskExpiredError(
                 f"{printable(message.task_name)}[{printable(message.task_id)}]"
             )
+
+
+class _PlainParameters:
+    """A quick yes for a method whose parameters are all plain
+    (positional-or-keyword): ``fit`` says whether arguments bind without
+    building a ``BoundArguments``. A no is checked again by ``Signature.bind``,
+    which gives the error."""
+
+    __slots__ = ("names", "required")
+
+    names: tuple[str, ...]
+    required: frozenset[str]
+
+    def __init__(self, names: tuple[str, ...], required: frozenset[str]) -> None:
+        self.names = names
+        self.required = required
+
+    @classmethod
+    def of(
+        cls, signature: inspect.Signature, leading: int
+    ) -> "_PlainParameters | None":
+        parameters = list(signature.parameters.values())[leading:]
+        if any(p.kind is not p.POSITIONAL_OR_KEYWORD for p in parameters):
+            return None
+        names = tuple(p.name for p in parameters)
+        required = frozenset(p.name for p in parameters if p.default is p.empty)
+        return cls(names, required)
+
+    def fit(self, args: tuple[object, ...], kwargs: Mapping[str, object]) -> bool:
+        names = self.names
+        if len(args) > len(names):
+            return False
+        rest = names[len(args) :]
+        if not kwargs:
+            return self.required.isdisjoint(rest)
+        return all(name in rest for name in kwargs) and all(
+            name in kwargs for name in rest if name in self.required
+        )
 
 
 class StoredLabelsMiddleware(TaskiqMiddleware):
