@@ -39,9 +39,9 @@ def dispatch_rows(number: int, repeat: int, brokers: tuple[str, ...]) -> list[Ro
     """``await handler.awork(...)`` through the plugin vs ``await task.kiq(...)``.
 
     The plugin's broker lives where spakky-taskiq puts it for a caller that
-    did not start it: on a loop thread of its own (each dispatch hops there and
-    back). The ``broker on the caller's loop`` variant starts it on the
-    caller's loop first, as the raw broker is, so no hop is made.
+    did not start it: on the loop of the first awaited dispatch, the caller's.
+    The ``broker on the caller's loop`` variant starts it there explicitly
+    first (``await broker.startup()``), as the raw broker is.
     """
     rows: list[Row] = []
     for broker, url in reachable_brokers(TASKIQ_BROKERS, brokers, "taskiq dispatch"):

@@ -62,14 +62,23 @@ def _senders(
 
     The raw broker is started on ``runner``'s loop, where every send runs; the
     plugin's sync task is dispatched with its sync call (it blocks until the
-    broker has the message).
+    broker has the message). Each kind gets an application of its own, started
+    by its first call as an application making only such calls would be: the
+    broker on a loop thread of its own for the sync calls, on ``runner``'s loop
+    for the awaited ones (one application would keep the broker wherever the
+    first kind's calls put it).
     """
     with environment(**env):
         if side == "ours":
-            app = build_taskiq_plugin()
-            stack.callback(app.stop)
-            handler = app.container.get(BenchHandler)
-            return {"async": handler.atick, "sync": _sync_send(handler.tick)}
+            handlers = {}
+            for kind in ("sync", "async"):
+                app = build_taskiq_plugin()
+                stack.callback(app.stop)
+                handlers[kind] = app.container.get(BenchHandler)
+            return {
+                "async": handlers["async"].atick,
+                "sync": _sync_send(handlers["sync"].tick),
+            }
         raw, tasks = build_raw_taskiq()
     runner.run(raw.startup())
     stack.callback(lambda: runner.run(raw.shutdown()))

@@ -49,7 +49,7 @@ def worker_rows(number: int, repeat: int) -> list[Row]:
                 )
                 label = f"{kind}, {variant}"
                 if kind == "async":
-                    label += ": invoker's loop vs the worker's loop"
+                    label += ": both on the worker's loop"
                 rows.append(taskiq_row("worker", label, stats))
     return rows
 

@@ -1,6 +1,7 @@
 """Worker endpoints: received messages run through the invoker, retries, options."""
 
 import asyncio
+import inspect
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from taskiq import InMemoryBroker
 from spakky.dispatch.core import (
     DispatchOptions,
     RetryableTaskError,
+    TaskDispatchError,
     TaskRefusedError,
     TaskResultTimeoutError,
 )
@@ -33,6 +35,7 @@ from spakky.dispatch.taskiq import (
     TaskResultNotSerializableError,
     UnsupportedDispatchOptionError,
 )
+from spakky.dispatch.taskiq.endpoint import _PlainParameters
 
 from .taskiq_fakes import FakeInvoker
 
@@ -125,15 +128,64 @@ def test_sync_task_expect_invoked_in_a_thread_with_labels_and_id(
     assert call["thread"] is not threading.main_thread()
 
 
-def test_async_task_expect_invoked_on_the_invokers_loop(
+def test_async_task_expect_awaited_on_the_brokers_own_loop(
     worker: Callable[..., Worker],
 ) -> None:
-    """An async task runs on the invoker's long-lived loop, not the broker's."""
+    """An async task is awaited on the loop that received it (the broker's),
+    with no hop to the invoker's loop thread."""
     running = worker(FakeInvoker(7), _binding("restock"))
     assert running.send("restock", 7).get(timeout=5) == 7
     [call] = running.invoker.calls
     assert call["kind"] == "async"
-    assert call["loop"] is running.invoker.runner.loop
+    assert call["loop"] is running.loop.run(_loop_of_broker)
+    assert call["thread"] is not threading.current_thread()
+    assert call["loop"] is not running.invoker.runner.loop
+
+
+async def _loop_of_broker(_: Any) -> asyncio.AbstractEventLoop:
+    return asyncio.get_running_loop()
+
+
+class SendingInvoker(FakeInvoker):
+    """An async task that makes a sync (blocking) send of ``inner`` first."""
+
+    def __init__(self, inner: str) -> None:
+        super().__init__("done")
+        self.inner = inner
+        self.sender: TaskiqTaskSender | None = None
+        self.sent: TaskiqTaskResult[Any] | None = None
+
+    async def invoke_async(self, task_name: str, *rest: Any, **more: Any) -> object:
+        if task_name.endswith("restock") and self.sender is not None:
+            self.sent = self.sender.send(
+                TaskMessage(task_name=self.inner, args=("inner",))
+            )
+        return await super().invoke_async(task_name, *rest, **more)
+
+
+def test_async_task_sync_send_expect_published_before_the_task_is_done(
+    worker: Callable[..., Worker],
+) -> None:
+    """A blocking send from an async task runs on the broker's loop and is
+    awaited before the task's value is stored."""
+    invoker = SendingInvoker("shop.Orders.place")
+    running = worker(invoker, _binding("restock"), _binding())
+    invoker.sender = running.sender
+    assert running.send("restock", 7).get(timeout=5) == "done"
+    assert invoker.sent is not None
+    assert invoker.sent.get(timeout=5) == "done"
+    assert [call["kind"] for call in invoker.calls] == ["async", "sync"]
+
+
+def test_async_task_sync_send_fails_expect_the_task_fails(
+    worker: Callable[..., Worker],
+) -> None:
+    """A publish the async task started and that failed fails the task."""
+    invoker = SendingInvoker("shop.Orders.unknown")  # the broker refuses it
+    running = worker(invoker, _binding("restock"))
+    invoker.sender = running.sender
+    with pytest.raises(TaskDispatchError):
+        running.send("restock", 7).get(timeout=5)
 
 
 def test_retryable_error_expect_requeued_with_count_then_value(
@@ -193,6 +245,49 @@ def test_arguments_not_fitting_expect_refused_naming_counts_not_names(
     assert "forged" not in str(caught.value)
     assert running.invoker.calls == []
     assert isinstance(caught.value, TaskRefusedError)  # logged as expected
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        ((), {}),
+        (("a",), {}),
+        (("a", 1, 2, 3), {}),
+        ((), {"sku": "a"}),
+        (("a",), {"count": 2}),
+        (("a",), {"sku": "b"}),
+        ((), {"count": 2}),
+        (("a",), {"other": 1}),
+        ((), {"sku": "a", "count": 1, "note": "x"}),
+    ],
+)
+def test_plain_parameters_quick_check_expect_same_answer_as_bind(
+    args: tuple[object, ...], kwargs: dict[str, object]
+) -> None:
+    """The quick yes for plain parameters agrees with Signature.bind."""
+
+    def method(self: object, sku: str, count: int = 1, note: str = "") -> None: ...
+
+    signature = inspect.signature(method)
+    plain = _PlainParameters.of(signature, 1)
+    assert plain is not None
+    try:
+        signature.bind(None, *args, **kwargs)
+        binds = True
+    except TypeError:
+        binds = False
+    assert plain.fit(args, kwargs) is binds
+
+
+def test_plain_parameters_other_kinds_expect_no_quick_check() -> None:
+    """*args, **kwargs or keyword-only parameters always go through bind."""
+
+    def starred(self: object, *items: str) -> None: ...
+
+    def keyword_only(self: object, *, sku: str) -> None: ...
+
+    for method in (starred, keyword_only):
+        assert _PlainParameters.of(inspect.signature(method), 1) is None
 
 
 def test_classmethod_task_expect_arguments_checked_without_self(

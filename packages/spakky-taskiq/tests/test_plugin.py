@@ -28,9 +28,10 @@ from spakky.dispatch.tracing import TraceHeaderPropagator
 from spakky.plugins.taskiq import InvalidSettingsError
 from spakky.plugins.taskiq.main import initialize
 
-from . import plugin_handlers, plugin_protected, plugin_user_broker
+from . import plugin_handlers, plugin_loop, plugin_protected, plugin_user_broker
 from .conftest import AppFactory
 from .plugin_handlers import Mailer
+from .plugin_loop import Stock
 
 
 def test_plugin_sync_task_expect_sent_and_run_with_di(
@@ -62,6 +63,33 @@ def test_plugin_async_task_expect_awaited_dispatch_and_inline_await(
     sent, forwarded_id = asyncio.run(scenario())
     assert sent == "ada"
     assert str(UUID(forwarded_id)) == forwarded_id  # the dispatcher's id, kept
+
+
+def test_plugin_awaited_dispatch_expect_broker_and_async_tasks_on_callers_loop(
+    memory_env: pytest.MonkeyPatch, make_app: AppFactory
+) -> None:
+    """The first awaited dispatch starts the broker on the caller's loop; the
+    async tasks memory:// runs there reuse a loop-bound resource, no hop."""
+    app = make_app(plugin_handlers, plugin_loop)
+    mailer: Any = app.container.get(Mailer)
+    stock: Any = app.container.get(Stock)
+    broker_loop = app.container.get(BrokerLoop)
+
+    async def where(_: AsyncBroker) -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    async def scenario() -> tuple[bool, list[dict[str, int]]]:
+        here = asyncio.get_running_loop()
+        first = await (await stock.count()).get_async(timeout=5)
+        second = await (await stock.count()).get_async(timeout=5)
+        return await broker_loop.call(where) is here, [first, second]
+
+    on_callers_loop, runs = asyncio.run(scenario())
+    assert on_callers_loop
+    assert [run["uses"] for run in runs] == [1, 2]
+    assert runs[0]["loop"] == runs[1]["loop"]
+    assert broker_loop.broker.is_worker_process is False
+    assert mailer.shout("after").get(timeout=5) == "AFTER"  # sync path after the loop
 
 
 def test_plugin_schedules_expect_entries_on_the_scheduler_pod(

@@ -24,6 +24,7 @@ from spakky.dispatch.taskiq.endpoint import (
 )
 from spakky.dispatch.taskiq.error import (
     BrokerLoopBlockedError,
+    BrokerLoopStoppedError,
     DeliveryRefusedError,
     TaskArgumentsMismatchError,
     TaskExpiredError,
@@ -69,6 +70,7 @@ __all__ = [
     "UNSUPPORTED_OPTIONS",
     "BrokerLoop",
     "BrokerLoopBlockedError",
+    "BrokerLoopStoppedError",
     "BrokerWork",
     "Control",
     "Delivery",

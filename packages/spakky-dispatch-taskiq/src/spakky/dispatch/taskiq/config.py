@@ -62,6 +62,9 @@ class TaskiqConfig(BaseSettings):
     result_ttl: int = Field(default=86400, gt=0)
     """Seconds a stored result is kept."""
 
+    broker_loop: Literal["caller", "own"] = "caller"
+    """Outside a worker, where the broker lives: ``caller`` on the running loop of the awaited call that starts it (awaited calls there reach it directly; on that loop a sync send starts its publish without waiting and a sync result read is refused); ``own`` on a loop thread of its own (every call crosses to it; sync calls may wait for it from any thread)."""
+
     connect_timeout: float = Field(default=5.0, gt=0)
     """Seconds a dispatch or result read waits for the broker or backend before it fails."""
 

@@ -2,10 +2,15 @@
 
 Every endpoint is an async taskiq task on the application's own broker. It
 reads this adapter's control labels, waits for a countdown or retry delay,
-and hands the message to the core's ``TaskInvoker``: async methods run on the
-invoker's long-lived event loop, sync methods in the worker loop's thread pool,
-so the worker's own loop (which owns the broker's connections) never runs user
-code and a task may make blocking calls (``TaskDispatcher.send``, ``get()``).
+and hands the message to the core's ``TaskInvoker``: async methods are awaited
+on the worker's own event loop (taskiq's, long-lived: loop-bound resources a
+task makes stay usable by the next; the broker lives there too, so an awaited
+dispatch from a task reaches it directly), sync methods run in the worker
+loop's thread pool, where they may make blocking calls
+(``TaskDispatcher.send``, ``get()``). A sync send from an async task cannot
+block the loop the broker needs: its publish is started on the loop and
+awaited before the task counts as done (a failed one fails the task); a
+blocking ``get()`` there is refused (``BrokerLoopBlockedError``).
 """
 
 import asyncio
@@ -36,7 +41,7 @@ from spakky.dispatch.taskiq.error import (
     TaskResultNotSerializableError,
 )
 from spakky.dispatch.taskiq.logs import install_log_filters
-from spakky.dispatch.taskiq.loop import BrokerLoop
+from spakky.dispatch.taskiq.loop import DEFERRED_SENDS, BrokerLoop, settle_sends
 from spakky.dispatch.taskiq.message import (
     Control,
     publish,
@@ -62,6 +67,7 @@ class TaskiqEndpoint:
     _loop: BrokerLoop
     _signature: inspect.Signature
     _leading: tuple[object, ...]
+    _plain: "_PlainParameters | None"
 
     def __init__(
         self, binding: TaskBinding, invoker: TaskInvoker, loop: BrokerLoop
@@ -72,6 +78,7 @@ class TaskiqEndpoint:
         method = getattr(binding.handler_type, binding.method_name)
         self._signature = inspect.signature(method)
         self._leading = () if inspect.ismethod(method) else (None,)  # self
+        self._plain = _PlainParameters.of(self._signature, len(self._leading))
 
     async def __call__(
         self, args: tuple[object, ...], kwargs: Mapping[str, object], context: Context
@@ -123,10 +130,16 @@ class TaskiqEndpoint:
             retries,
         )
         if self._binding.is_async:
-            future = asyncio.run_coroutine_threadsafe(
-                self._invoker.invoke_async(*call), self._invoker.runner.loop
-            )
-            return await asyncio.wrap_future(future)
+            sends: list[asyncio.Task[Any]] = []
+            collecting = DEFERRED_SENDS.set(sends)
+            try:
+                value = await self._invoker.invoke_async(*call)
+            finally:
+                DEFERRED_SENDS.reset(collecting)
+                failed = await settle_sends(sends)
+            if failed is not None:
+                raise failed
+            return value
         running = asyncio.get_running_loop()
         return await running.run_in_executor(None, partial(self._invoker.invoke, *call))
 
@@ -161,6 +174,9 @@ class TaskiqEndpoint:
         Python's own ``TypeError`` would quote a keyword name taken from the
         message into the worker's log.
         """
+        plain = self._plain
+        if plain is not None and plain.fit(args, kwargs):
+            return
         try:
             self._signature.bind(*self._leading, *args, **kwargs)
         except TypeError:
@@ -174,6 +190,44 @@ class TaskiqEndpoint:
             raise TaskExpiredError(
                 f"{printable(message.task_name)}[{printable(message.task_id)}]"
             )
+
+
+class _PlainParameters:
+    """A quick yes for a method whose parameters are all plain
+    (positional-or-keyword): ``fit`` says whether arguments bind without
+    building a ``BoundArguments``. A no is checked again by ``Signature.bind``,
+    which gives the error."""
+
+    __slots__ = ("names", "required")
+
+    names: tuple[str, ...]
+    required: frozenset[str]
+
+    def __init__(self, names: tuple[str, ...], required: frozenset[str]) -> None:
+        self.names = names
+        self.required = required
+
+    @classmethod
+    def of(
+        cls, signature: inspect.Signature, leading: int
+    ) -> "_PlainParameters | None":
+        parameters = list(signature.parameters.values())[leading:]
+        if any(p.kind is not p.POSITIONAL_OR_KEYWORD for p in parameters):
+            return None
+        names = tuple(p.name for p in parameters)
+        required = frozenset(p.name for p in parameters if p.default is p.empty)
+        return cls(names, required)
+
+    def fit(self, args: tuple[object, ...], kwargs: Mapping[str, object]) -> bool:
+        names = self.names
+        if len(args) > len(names):
+            return False
+        rest = names[len(args) :]
+        if not kwargs:
+            return self.required.isdisjoint(rest)
+        return all(name in rest for name in kwargs) and all(
+            name in kwargs for name in rest if name in self.required
+        )
 
 
 class StoredLabelsMiddleware(TaskiqMiddleware):

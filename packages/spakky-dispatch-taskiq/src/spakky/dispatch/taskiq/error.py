@@ -23,7 +23,21 @@ class BrokerLoopBlockedError(TaskDispatchError, TaskResultError):
     message = (
         "A blocking dispatch or result read was made on the event loop that runs "
         "the taskiq broker, which would wait for itself forever; await it instead "
-        "(dispatcher.dispatch_async(...), result.get_async())"
+        "(dispatcher.dispatch_async(...), result.get_async()), or, outside a "
+        "worker, set SPAKKY_TASKIQ__BROKER_LOOP=own to keep the broker on a loop "
+        "thread of its own"
+    )
+
+
+class BrokerLoopStoppedError(TaskDispatchError, TaskResultError):
+    """The taskiq broker lives on a caller's event loop that is not running."""
+
+    message = (
+        "The taskiq broker lives on the event loop of the awaited call that "
+        "started it, and that loop is not running (stopped without being "
+        "closed), so nothing can reach the broker; make the call on that loop "
+        "while it runs, close the loop (asyncio.run does) so the next call starts "
+        "the broker again, or set SPAKKY_TASKIQ__BROKER_LOOP=own"
     )
 
 

@@ -32,7 +32,9 @@ class TaskiqTaskSender(ITaskSender, IAsyncTaskSender):
 
     Headers travel as message labels, next to this adapter's control labels
     (``spakky.taskiq.*``). One pod serves both ports: sync callers block until
-    the broker has the message, async callers await it.
+    the broker has the message, async callers await it. A sync call made on
+    the broker's own loop (from an async task) cannot block it: the publish is
+    started there and awaited when the task ends (``BrokerLoop.run_or_defer``).
     """
 
     _loop: BrokerLoop
@@ -61,7 +63,8 @@ class TaskiqTaskSender(ITaskSender, IAsyncTaskSender):
     @override
     def send(self, message: TaskMessage) -> TaskiqTaskResult[Any]:
         prepared = self._prepare(message)
-        self._loop.run(partial(publish, message=prepared, timeout=self._loop.timeout))
+        work = partial(publish, message=prepared, timeout=self._loop.timeout)
+        self._loop.run_or_defer(work)
         return self._handle(prepared)
 
     @override

@@ -148,8 +148,12 @@ class TaskInvoker(IApplicationContextAware):
         headers = _NO_KWARGS if headers is None else headers
         with _retry_policy(target.task, retries):
             if target.task.is_async:
-                return await asyncio.ensure_future(
-                    self._call_async(target, args, kwargs, headers, task_id)
+                # A task of its own (its own contextvars context), started at
+                # once: one that never suspends finishes without a loop turn.
+                return await asyncio.Task(
+                    self._call_async(target, args, kwargs, headers, task_id),
+                    loop=asyncio.get_running_loop(),
+                    eager_start=True,
                 )
             return copy_context().run(
                 self._call, target, args, kwargs, headers, task_id

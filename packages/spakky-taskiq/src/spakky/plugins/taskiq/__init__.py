@@ -23,6 +23,7 @@ from spakky.dispatch.core import __all__ as _application_api
 from spakky.dispatch.core.adapter import HeaderBudgetExceededError
 from spakky.dispatch.taskiq import (
     BrokerLoopBlockedError,
+    BrokerLoopStoppedError,
     DeliveryRefusedError,
     TaskArgumentsMismatchError,
     TaskExpiredError,
@@ -48,6 +49,7 @@ __all__ = [
     "PLUGIN_NAME",
     "AbstractTaskAuthRefusedError",
     "BrokerLoopBlockedError",
+    "BrokerLoopStoppedError",
     "DeliveryRefusedError",
     "HeaderBudgetExceededError",
     "TaskArgumentsMismatchError",
