@@ -75,11 +75,15 @@ def dispatch_rows(
 
 
 def task_name(
-    app: SpakkyApplication, method: str, variant: str = NO_PROPAGATORS
+    app: SpakkyApplication,
+    method: str,
+    variant: str = NO_PROPAGATORS,
+    *,
+    protected: bool | None = None,
 ) -> str:
     """The task name of ``<handler>.<method>`` in our plugin's app, for the
     handler the variant's caller calls (``measured_type``)."""
-    suffix = f".{measured_type(variant).__name__}.{method}"
+    suffix = f".{measured_type(variant, protected=protected).__name__}.{method}"
     for binding in app.container.get(TaskRegistry):
         if binding.name.endswith(suffix):
             return binding.name

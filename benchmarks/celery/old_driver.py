@@ -8,8 +8,8 @@ builds the old distribution's application for the case (JSON: ``kind`` and
   old plugin's aspect (``send_task`` with its headers), from the caller of the
   variant (trace, identity);
 - ``worker``: ``sample`` times ``Task.apply`` of the old plugin's task for
-  ``method``, with the headers its own dispatch sends; ``check`` returns one
-  result;
+  ``method``, with the headers its own dispatch sends (of the unprotected
+  handler when the case says ``unprotected``); ``check`` returns one result;
 - ``ticks``: ``send`` makes ``number`` ``handler.tick()`` calls (end to end).
 """
 
@@ -29,13 +29,15 @@ from benchmarks.harness.spakky_app import measured_handler, measured_type
 from benchmarks.harness.timing import per_call_us
 
 
-def _task(celery: Celery, method: str, variant: str) -> Any:
+def _task(celery: Celery, method: str, variant: str, protected: bool | None) -> Any:
     """The old plugin's Celery task of the variant's ``<handler>.<method>``."""
-    suffix = f".{measured_type(variant).__name__}.{method}"
+    suffix = f".{measured_type(variant, protected=protected).__name__}.{method}"
     return next(task for name, task in celery.tasks.items() if name.endswith(suffix))
 
 
-def _sent_headers(app: Any, celery: Celery, variant: str) -> dict[str, object]:
+def _sent_headers(
+    app: Any, celery: Celery, variant: str, protected: bool | None
+) -> dict[str, object]:
     """The headers the old plugin sends with ``work`` from the variant's caller."""
     sent: dict[str, object] = {}
     send_task = celery.send_task
@@ -47,7 +49,7 @@ def _sent_headers(app: Any, celery: Celery, variant: str) -> dict[str, object]:
     celery.send_task = capture  # type: ignore[method-assign]
     try:
         with caller_context(app, variant):
-            measured_handler(app, variant).work(*ARGS, **KWARGS)
+            measured_handler(app, variant, protected=protected).work(*ARGS, **KWARGS)
     finally:
         del celery.send_task  # the class's method again
     return sent
@@ -67,8 +69,9 @@ def main(case: dict[str, str]) -> None:
             call = partial(handler.work, *ARGS, **KWARGS)
             commands["sample"] = lambda number: {"us": per_call_us(call, number)}
         elif case["kind"] == "worker":
-            headers = _sent_headers(app, celery, variant)
-            task = _task(celery, case["method"], variant)
+            protected = False if case.get("unprotected") else None
+            headers = _sent_headers(app, celery, variant, protected)
+            task = _task(celery, case["method"], variant, protected)
             apply = partial(task.apply, args=ARGS, kwargs=KWARGS, headers=headers)
             commands["sample"] = lambda number: {"us": per_call_us(apply, number)}
             commands["check"] = lambda: {"value": apply().get()}

@@ -43,10 +43,11 @@ def build_application(
     return app.start()
 
 
-def measured_type(variant: str) -> type:
+def measured_type(variant: str, *, protected: bool | None = None) -> type:
     """The handler class whose ``work`` / ``awork`` the variant's caller calls:
-    the protected twin when the caller signs a snapshot."""
-    if signed(variant):
+    the protected twin when the caller signs a snapshot (unless ``protected``
+    says otherwise: a signed-in caller of an unprotected task)."""
+    if signed(variant) if protected is None else protected:
         from benchmarks.harness.protected import ProtectedBenchHandler
 
         return ProtectedBenchHandler
@@ -55,9 +56,11 @@ def measured_type(variant: str) -> type:
     return BenchHandler
 
 
-def measured_handler(app: SpakkyApplication, variant: str) -> Any:
+def measured_handler(
+    app: SpakkyApplication, variant: str, *, protected: bool | None = None
+) -> Any:
     """The variant's handler (``measured_type``) in ``app``."""
-    return app.container.get(measured_type(variant))
+    return app.container.get(measured_type(variant, protected=protected))
 
 
 type Build = Callable[..., SpakkyApplication]

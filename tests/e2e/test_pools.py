@@ -60,3 +60,27 @@ def test_celery_pool_expect_execution_marker_one_loop_and_clean_traces(
     assert first["loop"] == second["loop"]
     assert value["task"] == "tests.scenarios.apps.handlers.OrderHandler.place"
     assert value["task_id"] == placed.task_id
+
+
+def test_celery_threads_pool_concurrent_async_tasks_expect_one_loop(
+    app: SpakkyApplication, worker: WorkerFactory
+) -> None:
+    """Two threads running async tasks at once share the process's one loop.
+
+    Async tasks run on the thread that executes them while calls do not
+    overlap; once two do, the loop moves to its own thread: either way the
+    loop-bound pool made by the first task serves every later one.
+    """
+    orders: Any = app.container.get(OrderHandler)
+
+    async def restock_all(count: int) -> list[dict[str, Any]]:
+        handles = [await orders.restock(2) for _ in range(count)]
+        return [await handle.get_async(timeout=TIMEOUT) for handle in handles]
+
+    with worker(TARGET, "-P", "threads", "-c", "2"):
+        seen = asyncio.run(restock_all(8))
+
+    # concurrent tasks interleave on the one loop: a use may be counted by both
+    assert max(each["uses"] for each in seen) == 8
+    assert len({each["loop"] for each in seen}) == 1
+    assert len({each["pid"] for each in seen}) == 1

@@ -2,11 +2,13 @@
 
 import asyncio
 import os
+import signal
 import threading
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from inspect import CORO_CLOSED, getcoroutinestate
-from types import SimpleNamespace, TracebackType
+from types import SimpleNamespace
 
 import pytest
 
@@ -60,15 +62,42 @@ def test_runner_run_failing_coroutine_expect_its_exception(
         runner.run(_fail())
 
 
-def test_runner_run_expect_same_loop_on_dedicated_thread(
+def test_runner_run_not_overlapping_expect_same_loop_driven_by_caller(
     runner: EventLoopRunner,
 ) -> None:
-    """Every coroutine runs on the one loop, on the runner's own thread."""
+    """Calls that do not overlap drive the one loop on the calling thread: no hop."""
+    before = _loop_threads()
     first_loop, first_thread = runner.run(_current_loop_and_thread())
     second_loop, second_thread = runner.run(_current_loop_and_thread())
-    assert first_loop is second_loop is runner.loop
+    assert first_loop is second_loop
+    assert first_thread == second_thread == threading.current_thread().name
+    assert not runner.on_own_thread
+    assert _loop_threads() == before
+    assert not first_loop.is_running()
+
+
+def test_runner_loop_asked_for_expect_same_loop_on_dedicated_thread(
+    runner: EventLoopRunner,
+) -> None:
+    """Once ``loop`` is asked for, the same loop runs on the runner's own thread."""
+    driven, _ = runner.run(_current_loop_and_thread())
+    assert runner.loop is driven
+    assert runner.on_own_thread
+    assert driven.is_running()
+    first_loop, first_thread = runner.run(_current_loop_and_thread())
+    second_loop, second_thread = runner.run(_current_loop_and_thread())
+    assert first_loop is second_loop is driven
     assert first_thread == second_thread == THREAD_NAME
     assert first_thread != threading.current_thread().name
+
+
+def test_runner_loop_asked_for_first_expect_dedicated_thread_from_the_start(
+    runner: EventLoopRunner,
+) -> None:
+    """Asking for ``loop`` before any run starts it on its own thread."""
+    loop = runner.loop
+    assert runner.on_own_thread
+    assert runner.run(_current_loop_and_thread()) == (loop, THREAD_NAME)
 
 
 def test_runner_loop_bound_resource_expect_usable_by_later_coroutine(
@@ -84,6 +113,10 @@ def test_runner_loop_bound_resource_expect_usable_by_later_coroutine(
         return await queue.get()
 
     queue = runner.run(make_queue())
+    queue_loop, _ = runner.run(_current_loop_and_thread())
+    assert runner.run(use_queue(queue)) == 5
+    assert not runner.on_own_thread
+    assert runner.loop is queue_loop  # now on its own thread: the same loop
     assert runner.run(use_queue(queue)) == 5
 
 
@@ -102,19 +135,73 @@ def test_runner_after_pid_change_expect_new_loop(
     runner: EventLoopRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After a fork (a new pid) the child starts a loop of its own."""
-    parent_loop, _ = runner.run(_current_loop_and_thread())
+    parent_loop = runner.loop
     parent_thread = runner._thread
     assert parent_thread is not None
     monkeypatch.setattr(
         loop_module, "os", SimpleNamespace(getpid=lambda: os.getpid() + 1)
     )
     try:
-        child_loop, _ = runner.run(_current_loop_and_thread())
+        assert not runner.on_own_thread
+        child_loop, child_thread = runner.run(_current_loop_and_thread())
         assert child_loop is not parent_loop
+        assert child_thread == threading.current_thread().name
         assert runner.run(_current_loop_and_thread())[0] is child_loop
         assert runner.loop is child_loop
     finally:
         _stop(parent_loop, parent_thread)
+
+
+def _in_forked_child(work: Callable[[], bytes]) -> bytes:
+    """What ``work`` returns in a forked child (which gives up after 20 s)."""
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # multi-threaded fork
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child; its coverage is not collected
+        signal.alarm(20)
+        try:
+            os.write(write, work())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        answer = pipe.read()
+    os.waitpid(pid, 0)
+    return answer
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_runner_real_fork_expect_child_drives_a_loop_of_its_own(
+    runner: EventLoopRunner,
+) -> None:
+    """A forked child (prefork) runs its tasks on a new loop, on its own thread,
+    even if another thread of the parent held the runner's lock at fork."""
+    parent_loop, _ = runner.run(_current_loop_and_thread())
+
+    def child() -> bytes:
+        loop, thread = runner.run(_current_loop_and_thread())
+        again, _ = runner.run(_current_loop_and_thread())
+        fresh = loop is not parent_loop and again is loop
+        return b"ok" if fresh and thread == threading.current_thread().name else b"no"
+
+    holder_has_lock, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        with runner._lock:
+            holder_has_lock.set()
+            release.wait()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        held = pool.submit(hold_lock)
+        assert holder_has_lock.wait(timeout=10)
+        try:
+            answer = _in_forked_child(child)
+        finally:
+            release.set()
+        held.result(timeout=10)
+    assert answer == b"ok"
+    assert runner.run(_current_loop_and_thread())[0] is parent_loop
 
 
 def test_runner_close_expect_thread_stopped_and_loop_closed(
@@ -133,6 +220,28 @@ def test_runner_close_expect_thread_stopped_and_loop_closed(
     assert _loop_threads() == before
 
 
+def test_runner_close_driven_loop_expect_loop_closed(runner: EventLoopRunner) -> None:
+    """A loop its callers drive (no thread) is closed by ``close``."""
+    loop, _ = runner.run(_current_loop_and_thread())
+    runner.close()
+    assert loop.is_closed()
+
+
+def test_runner_close_while_driven_expect_closed_after_the_call(
+    runner: EventLoopRunner,
+) -> None:
+    """``close`` from inside a driven coroutine closes the loop once it returns."""
+
+    async def close_inside() -> asyncio.AbstractEventLoop:
+        runner.close()
+        await asyncio.sleep(0)
+        return asyncio.get_running_loop()
+
+    loop = runner.run(close_inside())
+    assert loop.is_closed()
+    assert runner.run(_current_loop_and_thread())[0] is not loop
+
+
 def test_runner_run_after_close_expect_fresh_loop(runner: EventLoopRunner) -> None:
     """A closed runner starts a new loop on next use."""
     old = runner.loop
@@ -140,6 +249,7 @@ def test_runner_run_after_close_expect_fresh_loop(runner: EventLoopRunner) -> No
     new, _ = runner.run(_current_loop_and_thread())
     assert new is not old
     assert not new.is_closed()
+    assert not runner.on_own_thread  # driven by its caller again
 
 
 def test_runner_close_never_started_expect_noop() -> None:
@@ -151,10 +261,13 @@ def test_runner_close_never_started_expect_noop() -> None:
     assert _loop_threads() == before
 
 
-def test_runner_reentry_from_loop_thread_expect_error_and_coroutine_closed(
-    runner: EventLoopRunner,
+@pytest.mark.parametrize("own_thread", [False, True])
+def test_runner_reentry_from_inside_loop_expect_error_and_coroutine_closed(
+    runner: EventLoopRunner, own_thread: bool
 ) -> None:
     """Running synchronously from inside the loop is refused; the coroutine is closed."""
+    if own_thread:
+        assert runner.loop is not None
 
     async def reenter() -> tuple[str, str]:
         inner = _answer(1)
@@ -167,43 +280,70 @@ def test_runner_reentry_from_loop_thread_expect_error_and_coroutine_closed(
     message, state = runner.run(reenter())
     assert "await it instead" in message
     assert state == CORO_CLOSED
+    assert runner.on_own_thread is own_thread
 
 
-class _SignallingLock:
-    """A lock that says when someone starts waiting for it."""
-
-    def __init__(self) -> None:
-        self.inner = threading.Lock()
-        self.waiting = threading.Event()
-
-    def __enter__(self) -> "_SignallingLock":
-        self.waiting.set()
-        self.inner.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.inner.release()
-
-
-def test_runner_concurrent_first_use_expect_single_loop_started(
-    runner: EventLoopRunner, monkeypatch: pytest.MonkeyPatch
+def test_runner_overlapping_calls_expect_one_loop_then_its_own_thread(
+    runner: EventLoopRunner,
 ) -> None:
-    """A caller that lost the race for the lock uses the loop the winner started."""
-    lock = _SignallingLock()
-    monkeypatch.setattr(runner, "_lock", lock)
-    before = _loop_threads()
-    lock.inner.acquire()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        late = pool.submit(lambda: runner.loop)
-        assert lock.waiting.wait(timeout=10)
-        # the winner starts the loop while the late caller waits for the lock
-        runner._start(os.getpid())
-        started = runner._loop
-        lock.inner.release()
-        assert late.result(timeout=10) is started
-    assert _loop_threads() == before + 1
+    """A call made while another thread drives the loop runs on that same loop
+    (never a second one), and from then on the loop has a thread of its own."""
+    driving, second_done = threading.Event(), threading.Event()
+
+    async def first() -> asyncio.AbstractEventLoop:
+        driving.set()
+        while not second_done.is_set():  # the second call runs on this loop
+            await asyncio.sleep(0.001)
+        return asyncio.get_running_loop()
+
+    async def second() -> asyncio.AbstractEventLoop:
+        second_done.set()
+        return asyncio.get_running_loop()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        driver = pool.submit(runner.run, first())
+        assert driving.wait(timeout=10)
+        joined = pool.submit(runner.run, second())
+        loops = {driver.result(timeout=10), joined.result(timeout=10)}
+    assert len(loops) == 1
+    assert runner.on_own_thread
+    assert runner.run(_current_loop_and_thread()) == (loops.pop(), THREAD_NAME)
+
+
+def test_runner_loop_asked_for_while_driven_expect_own_thread_after_the_call(
+    runner: EventLoopRunner,
+) -> None:
+    """Asking for ``loop`` while a caller drives it moves it once the call returns."""
+
+    async def ask() -> bool:
+        return runner.loop is asyncio.get_running_loop()
+
+    assert runner.run(ask())
+    assert runner.on_own_thread
+
+
+def test_runner_run_from_thread_running_another_loop_expect_hop(
+    runner: EventLoopRunner,
+) -> None:
+    """A caller inside an event loop of its own cannot drive the runner's: it hops."""
+
+    async def caller() -> tuple[asyncio.AbstractEventLoop, str]:
+        return runner.run(_current_loop_and_thread())
+
+    loop, thread = asyncio.run(caller())
+    assert thread == THREAD_NAME
+    assert loop is runner.loop
+
+
+def test_after_fork_in_child_expect_every_runner_lock_fresh(
+    runner: EventLoopRunner,
+) -> None:
+    """The at-fork hook gives every live runner a new, free lock."""
+    held = runner._lock
+    held.acquire()
+    try:
+        loop_module._after_fork_in_child()
+        assert runner._lock is not held
+        assert not runner._lock.locked()
+    finally:
+        held.release()

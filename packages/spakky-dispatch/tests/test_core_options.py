@@ -52,6 +52,17 @@ class OptionTasks:
         return "ok"
 
     @task
+    @task_options(
+        retry=RetryPolicy(
+            max_retries=2, backoff=1.0, jitter=False, retry_on=(FlakyError,)
+        )
+    )
+    async def aflaky(self, kind: str) -> str:
+        if kind == "flaky":
+            raise FlakyError("try again")
+        return "ok"
+
+    @task
     def plain(self) -> None: ...
 
 
@@ -223,3 +234,13 @@ def test_invoker_jittered_delay_expect_whole_milliseconds(
         with pytest.raises(RetryableTaskError) as raised:
             app.invoker.invoke(name, ("flaky",), retries=0)
     assert raised.value.delay == 0.281
+
+
+def test_invoker_sync_invoke_of_async_task_with_retry_policy_expect_retryable() -> None:
+    """``invoke`` of an async task applies its retry policy on the runner's loop."""
+    with running_app(OptionTasks) as app:
+        name = app.dispatcher.binding_of(app.get(OptionTasks).aflaky).name
+        with pytest.raises(RetryableTaskError) as raised:
+            app.invoker.invoke(name, ("flaky",), retries=1)
+        assert app.invoker.invoke(name, ("fine",)) == "ok"
+    assert (raised.value.delay, raised.value.max_retries) == (2.0, 2)

@@ -68,6 +68,7 @@ class TaskAuthorizer:
     _relation_checker: IRelationChecker | None
     _role_checker: IRoleChecker | None
     _scope_checker: IScopeChecker | None
+    _invocations: dict[str, AuthInvocation]
 
     def __init__(
         self,
@@ -86,6 +87,7 @@ class TaskAuthorizer:
         self._relation_checker = relation_checker
         self._role_checker = role_checker
         self._scope_checker = scope_checker
+        self._invocations = {}
 
     @property
     def config(self) -> TaskAuthConfig:
@@ -131,7 +133,7 @@ class TaskAuthorizer:
                 _UNAVAILABLE,
                 f"{name}: no {IAuthContextSnapshotVerifier.__name__} is registered",
             )
-        invocation = AuthInvocation(boundary=TASK_BOUNDARY, operation=name)
+        invocation = self._invocations.get(name) or self._invocation(name)
         try:
             auth_context = self._verifier.verify_snapshot(envelope, invocation)
         except AuthVerificationProviderUnavailableError:
@@ -156,6 +158,13 @@ class TaskAuthorizer:
                 f"{type(auth_context).__name__}, not an AuthContext",
             )
         return auth_context
+
+    def _invocation(self, name: str) -> AuthInvocation:
+        """The (immutable) description of task ``name``'s boundary, made once."""
+        invocation = self._invocations[name] = AuthInvocation(
+            boundary=TASK_BOUNDARY, operation=name
+        )
+        return invocation
 
     def authorize(self, plan: TaskAuthPlan, auth_context: AuthContext) -> None:
         """Evaluate every requirement of ``plan``; return only if all ALLOW.

@@ -31,6 +31,12 @@ BINDING_VERSION: Final = 1
 
 _FIELDS: Final = frozenset({"v", "aud", "task", "id", "args", "nbf"})
 
+_CANONICAL: Final = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+)
+"""Canonical JSON: what ``json.dumps`` with these options writes (it builds
+this encoder anew on every call; one made once writes the same)."""
+
 
 class NotPlainValueError(ValueError):
     """An argument has no canonical JSON form (internal; callers map it)."""
@@ -80,13 +86,7 @@ def canonical_arguments(
             str(name): _plain(value, f"argument {name!r}")
             for name, value in kwargs.items()
         }
-        text = json.dumps(
-            [plain_args, plain_kwargs],
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=True,
-            allow_nan=False,
-        )
+        text = _CANONICAL.encode([plain_args, plain_kwargs])
     except RecursionError:
         raise NotPlainValueError("an argument", "nested too deeply") from None
     return text.encode("ascii")
@@ -125,7 +125,7 @@ class MessageBinding:
 
     def claim(self) -> str:
         """The claim value: canonical JSON of the binding."""
-        return json.dumps(
+        return _CANONICAL.encode(
             {
                 "args": self.arguments,
                 "aud": self.audience,
@@ -133,11 +133,7 @@ class MessageBinding:
                 "nbf": self.not_before,
                 "task": self.task_name,
                 "v": BINDING_VERSION,
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=True,
-            allow_nan=False,
+            }
         )
 
     def matches(self, claim: str) -> bool:

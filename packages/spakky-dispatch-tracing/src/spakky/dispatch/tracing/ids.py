@@ -10,6 +10,8 @@ from random import getrandbits
 
 from spakky.tracing import TraceContext
 
+from spakky.dispatch.tracing.fast_context import ContextFactory, context_factory
+
 _TRACE_ID_HEX = 32
 """Hex digits of a W3C trace id (128 bits); a span id has 16 (64 bits)."""
 _ROOT_ID_BITS = 192
@@ -20,13 +22,28 @@ _ZERO_TRACE_ID = "0" * 32
 _ZERO_SPAN_ID = "0" * 16
 
 
+_make: ContextFactory | None = None
+"""How contexts are built (``fast_context``), chosen at the first one."""
+
+
+def make_context(
+    trace_id: str, span_id: str, parent_span_id: str | None, trace_flags: int
+) -> TraceContext:
+    """A ``TraceContext`` of these values (``fast_context`` when it is vouched for)."""
+    global _make  # chosen once per process
+    make = _make
+    if make is None:
+        make = _make = context_factory()
+    return make(trace_id, span_id, parent_span_id, trace_flags)
+
+
 def new_root() -> TraceContext:
     """A new root context: fresh random trace and span ids, neither all zeros."""
     ids = f"{getrandbits(_ROOT_ID_BITS):048x}"
     trace_id, span_id = ids[:_TRACE_ID_HEX], ids[_TRACE_ID_HEX:]
     if trace_id == _ZERO_TRACE_ID or span_id == _ZERO_SPAN_ID:
         return new_root()  # W3C forbids all-zero ids
-    return TraceContext(trace_id=trace_id, span_id=span_id)
+    return make_context(trace_id, span_id, None, 1)
 
 
 def new_span_id() -> str:

@@ -1,8 +1,9 @@
 """``TraceHeaderPropagator``: the core's header port for spakky-tracing."""
 
 from collections.abc import Mapping, MutableMapping
+from contextvars import ContextVar
 from types import TracebackType
-from typing import override
+from typing import Final, override
 
 from spakky.core.pod.annotations.order import Order
 from spakky.core.pod.annotations.pod import Pod
@@ -10,6 +11,7 @@ from spakky.tracing import ITracePropagator, TraceContext
 
 from spakky.dispatch.core.adapter import IHeaderPropagator, TaskCall
 from spakky.dispatch.tracing.composite import CompositeTracePropagator
+from spakky.dispatch.tracing.context_var import trace_var
 from spakky.dispatch.tracing.ids import new_root
 from spakky.dispatch.tracing.validation import TRACEPARENT_HEADER
 from spakky.dispatch.tracing.w3c_fast_path import child_of, uses_w3c_fast_path
@@ -18,10 +20,24 @@ TRACE_PROPAGATION_ORDER = 200
 """``@Order`` of the trace propagator: after auth (100), so auth is outermost."""
 
 
+_UNRESOLVED: Final = object()
+_trace_var: object = _UNRESOLVED
+"""spakky-tracing's variable (``context_var``), None for the public path; looked
+up at the first scope."""
+
+
+def _resolve_trace_var() -> "ContextVar[TraceContext | None] | None":
+    global _trace_var  # resolved once per process
+    var = _trace_var = trace_var()
+    return var
+
+
 class TraceScope:
     """Makes a ``TraceContext`` current for a block, then restores the previous one.
 
     The previous context (usually none) comes back also when the block raises.
+    The context is read and written through spakky-tracing's own variable
+    when ``context_var`` vouches for it, through ``TraceContext`` otherwise.
     """
 
     __slots__ = ("_context", "_previous")
@@ -39,6 +55,13 @@ class TraceScope:
         return self._context
 
     def __enter__(self) -> None:
+        var = _trace_var
+        if var is _UNRESOLVED:
+            var = _resolve_trace_var()
+        if isinstance(var, ContextVar):
+            self._previous = var.get()
+            var.set(self._context)
+            return
         self._previous = TraceContext.get()
         TraceContext.set(self._context)
 
@@ -49,7 +72,10 @@ class TraceScope:
         traceback: TracebackType | None,
     ) -> None:
         previous, self._previous = self._previous, None
-        if previous is None:
+        var = _trace_var
+        if isinstance(var, ContextVar):
+            var.set(previous)
+        elif previous is None:
             TraceContext.clear()
         else:
             TraceContext.set(previous)

@@ -29,7 +29,7 @@ from functools import cache
 
 from spakky.tracing import ITracePropagator, TraceContext, W3CTracePropagator
 
-from spakky.dispatch.tracing.ids import new_root, new_span_id
+from spakky.dispatch.tracing.ids import make_context, new_root, new_span_id
 from spakky.dispatch.tracing.validation import TRACEPARENT_HEADER, parse_traceparent
 
 logger = logging.getLogger(__name__)
@@ -56,12 +56,7 @@ def child_of(traceparent: str | None) -> TraceContext:
     if parent is None:
         return new_root()
     trace_id, span_id, flags = parent
-    return TraceContext(
-        trace_id=trace_id,
-        span_id=new_span_id(),
-        parent_span_id=span_id,
-        trace_flags=flags,
-    )
+    return make_context(trace_id, new_span_id(), span_id, flags)
 
 
 def _written(context: TraceContext) -> dict[str, str]:

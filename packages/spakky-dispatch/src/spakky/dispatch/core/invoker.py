@@ -104,9 +104,16 @@ class TaskInvoker(IApplicationContextAware):
             kwargs = _NO_KWARGS
         if headers is None:
             headers = _NO_KWARGS
-        if target.task.retry is None:
-            return self._run(target, args, kwargs, headers, task_id)
-        with _retry_policy(target.task, retries):
+        task = target.task
+        if task.retry is None:
+            if task.is_async:
+                return self._runner.run(
+                    self._call_async(target, args, kwargs, headers, task_id)
+                )
+            return copy_context().run(
+                self._call, target, args, kwargs, headers, task_id
+            )
+        with _retry_policy(task, retries):
             return self._run(target, args, kwargs, headers, task_id)
 
     def _run(
@@ -168,7 +175,13 @@ class TaskInvoker(IApplicationContextAware):
         task_id: str | None,
     ) -> object:
         task = target.task
-        context = self._enter(task, task_id)
+        context = self._application_context
+        if context is None:
+            raise InvokerNotReadyError()
+        context.clear_context()  # as ``_enter``, inline: this runs for every task
+        execution = TaskExecution(task=task, task_id=task_id)
+        context.set_context_value(TASK_CONTEXT_KEY, execution)
+        mark_running(execution)
         with self._propagation.restore(headers, task, task_id, args, kwargs):
             method = target.method or self._resolve(target, context)
             return method(*args, **kwargs)
