@@ -1,6 +1,7 @@
 """BrokerLoop: broker calls run on the loop the broker was started on."""
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable
 
@@ -139,9 +140,15 @@ def test_sync_send_on_the_callers_loop_expect_started_there_without_waiting(
 
 
 def test_deferred_send_fails_outside_a_task_expect_logged(
-    loops: Loops, caplog: pytest.LogCaptureFixture
+    loops: Loops, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A failed publish nobody waits for is logged, once."""
+    # Celery's worker tests configure logging in this process and disable
+    # loggers that existed then; this one must still reach caplog.
+    logger = logging.getLogger("spakky.dispatch.taskiq.loop")
+    monkeypatch.setattr(logger, "disabled", False)
+    monkeypatch.setattr(logger, "propagate", True)
+    caplog.set_level(logging.WARNING, logger=logger.name)
     loop = loops()
 
     async def failing(_: AsyncBroker) -> None:
