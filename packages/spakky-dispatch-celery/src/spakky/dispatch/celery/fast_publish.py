@@ -34,6 +34,7 @@ import inspect
 import linecache
 import logging
 from functools import cache
+from operator import itemgetter
 from types import CodeType
 from typing import Any, Final, cast
 
@@ -73,7 +74,8 @@ type _RouteKey = tuple[str, tuple[tuple[str, object], ...]]
 def _last_line(code: CodeType) -> int:
     """The last source line any instruction of ``code`` (or of the code nested
     in it) spans."""
-    last = max((end for _, end, _, _ in code.co_positions() if end), default=0)
+    ends = filter(None, map(itemgetter(1), code.co_positions()))  # end lines
+    last = max(ends, default=0)
     for constant in code.co_consts:
         if isinstance(constant, CodeType):
             last = max(last, _last_line(constant))
