@@ -179,7 +179,7 @@ def import_rows(repeat: int, old: OldColumn, python: str) -> list[Row]:
     for side, paths in missing.items():
         if paths:
             print(f"  warning: {side} imported {len(paths)} modules without bytecode")
-    notes: dict[str, object] = {"missing_bytecode": missing}
+    notes: dict[str, object] = {"missing_bytecode": missing, "python": pythons}
     figures = {
         "import": {s: [r.import_ms for r in runs] for s, runs in measured.items()},
         "boot": {s: [r.boot_ms for r in runs] for s, runs in measured.items()},
