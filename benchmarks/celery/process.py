@@ -27,7 +27,6 @@ from benchmarks.harness.processes import (
     rates,
     rss_mb,
     start_up,
-    this_python,
 )
 from benchmarks.harness.rows import Row
 from benchmarks.harness.timing import Stat, rotation, stats_of
@@ -68,13 +67,15 @@ def _run_side(
     repeat: int,
     logs: Path,
     old: OldColumn,
+    python: str,
 ) -> tuple[list[float], float]:
     """Tasks/s per repeat and the idle RSS (MB) of one worker of ``side``."""
     url, queue, key = BROKERS[broker], unique("e2e"), unique("counter")
     env = present(broker_env(url, queue))
     env |= {COUNTER_URL_ENV: REDIS_URL, COUNTER_KEY_ENV: key}
     counter = redis.Redis.from_url(REDIS_URL)
-    python = old.python if side == "old" else this_python()
+    if side == "old":
+        python = str(old.python)
     argv = [str(python), "-m", "celery", "-A", TARGETS[side], "worker"]
     argv += [*POOLS[pool], "-Q", queue, *quiet_options("worker")]
     with environment(**env):
@@ -104,8 +105,11 @@ def process_rows(
     brokers: tuple[str, ...],
     pools: tuple[str, ...],
     old: OldColumn,
+    python: str,
 ) -> list[Row]:
-    """Throughput through a real worker, and its idle RSS: ours, raw, 8.5.0."""
+    """Throughput through a real worker, and its idle RSS: ours, raw, 8.5.0.
+
+    Ours and raw workers run in ``python`` (``oursvenv``)."""
     if not reachable(REDIS_URL):
         print("  skipping end to end: the completion counter's Redis is not reachable")
         return []
@@ -116,7 +120,9 @@ def process_rows(
         for broker, _ in reachable_brokers(BROKERS, brokers, "end to end"):
             for pool in pools:
                 results = {
-                    side: _run_side(side, broker, pool, tasks, repeat, Path(tmp), old)
+                    side: _run_side(
+                        side, broker, pool, tasks, repeat, Path(tmp), old, python
+                    )
                     for side in sides
                 }
                 for side, (_, mb) in results.items():
@@ -152,13 +158,15 @@ START_UPS = {
 }
 
 
-def import_rows(repeat: int, old: OldColumn) -> list[Row]:
-    """Start-up in a fresh interpreter: import the plugin, boot the app."""
-    pythons = {"raw": this_python(), "ours": this_python()}
+def import_rows(repeat: int, old: OldColumn, python: str) -> list[Row]:
+    """Start-up in a fresh interpreter: import the plugin, boot the app.
+
+    Ours and raw start in ``python`` (``oursvenv``)."""
+    pythons = {"raw": python, "ours": python}
     if old.python:
         pythons["old"] = str(old.python)
-    for python in set(pythons.values()):
-        compile_ours(python)
+    for interpreter in set(pythons.values()):
+        compile_ours(interpreter)
     env = present(broker_env("memory://", "spakky-bench-import"))
     measured: dict[str, list[StartUp]] = {side: [] for side in pythons}
     for side in rotation(list(pythons), repeat):
@@ -171,7 +179,7 @@ def import_rows(repeat: int, old: OldColumn) -> list[Row]:
     for side, paths in missing.items():
         if paths:
             print(f"  warning: {side} imported {len(paths)} modules without bytecode")
-    notes: dict[str, object] = {"missing_bytecode": missing}
+    notes: dict[str, object] = {"missing_bytecode": missing, "python": pythons}
     figures = {
         "import": {s: [r.import_ms for r in runs] for s, runs in measured.items()},
         "boot": {s: [r.boot_ms for r in runs] for s, runs in measured.items()},

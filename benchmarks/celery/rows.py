@@ -9,6 +9,15 @@ def celery_rows(
 ) -> list[Row]:
     """spakky-celery against raw Celery and spakky-celery 8.5.0."""
     from benchmarks.celery import dispatch, process, worker
+    from benchmarks.harness.oursvenv import ours_environment
+
+    python = ""
+    if "e2e" in sections or "import" in sections:
+        # Smoke (CI) builds no environment: it uses a current cached one, else
+        # the workspace.
+        ours = ours_environment(create=not smoke)
+        python = ours.python
+        print(f"  workers and start-up probes (ours, raw) run in {ours.label}")
 
     rows: list[Row] = []
     if "dispatch" in sections:
@@ -23,9 +32,10 @@ def celery_rows(
             ("redis",) if smoke else ("redis", "rabbitmq"),
             ("solo",) if smoke else ("solo", "prefork"),
             old,
+            python,
         )
     if "import" in sections:
-        rows += process.import_rows(1 if smoke else repeat, old)
+        rows += process.import_rows(1 if smoke else repeat, old, python)
     if "outbox" in sections:
         from benchmarks.celery.outbox import outbox_rows
 

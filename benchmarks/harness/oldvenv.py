@@ -54,15 +54,20 @@ class OldEnvironment:
     missing: str = ""
 
 
-def requirements() -> list[str]:
-    """What the old environment installs."""
-    pins = []
-    for name in SHARED:
+def pins(names: tuple[str, ...]) -> list[str]:
+    """``name==version`` of those of ``names`` installed here (the workspace)."""
+    found = []
+    for name in names:
         try:
-            pins.append(f"{name}=={version(name)}")
+            found.append(f"{name}=={version(name)}")
         except PackageNotFoundError:
             continue
-    return [f"spakky-celery=={OLD_VERSION}", *pins]
+    return found
+
+
+def requirements() -> list[str]:
+    """What the old environment installs."""
+    return [f"spakky-celery=={OLD_VERSION}", *pins(SHARED)]
 
 
 def old_environment(*, create: bool) -> OldEnvironment:
@@ -78,7 +83,7 @@ def old_environment(*, create: bool) -> OldEnvironment:
         )
     print(f"  creating the spakky-celery {OLD_VERSION} environment in {home}")
     shutil.rmtree(home, ignore_errors=True)
-    uv = _uv()
+    uv = uv_command()
     base = getattr(sys, "_base_executable", sys.executable)
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     python = home / "bin" / "python"
@@ -97,7 +102,7 @@ def old_environment(*, create: bool) -> OldEnvironment:
     return OldEnvironment(python=python)
 
 
-def _uv() -> list[str]:
+def uv_command() -> list[str]:
     """The uv command: the one running us (``uv run`` sets ``UV``), else PATH."""
     found = os.environ.get("UV") or shutil.which("uv")
     if found:

@@ -8,6 +8,7 @@ good message with kombu's own transport; the worker-process tests live in
 import bz2
 import contextlib
 import json
+import linecache
 import logging
 import lzma
 import os
@@ -36,6 +37,7 @@ from spakky.dispatch.celery.consumer import (
     _requeue_counted,
     redeliveries,
 )
+from spakky.dispatch.celery.fast_publish import source_text
 from spakky.dispatch.celery.inflate import InflatePolicy, MessageRefused, content_type
 from spakky.dispatch.celery.logs import (
     FIELD_LOGGERS,
@@ -478,6 +480,8 @@ def test_kombu_shape_unreadable_expect_problem(monkeypatch: pytest.MonkeyPatch) 
         raise OSError("no source")
 
     monkeypatch.setattr(worker_transport.inspect, "getsource", unreadable)
+    monkeypatch.setattr(linecache, "getlines", lambda *_: [])
+    source_text.cache_clear()
     try:
         assert kombu_shape_problem() == "kombu or py-amqp changed (OSError)"
     finally:

@@ -7,6 +7,7 @@ call takes ``send_task`` (``test_fast_publish_wire.py`` compares the messages).
 """
 
 import inspect
+import linecache
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +22,7 @@ from spakky.dispatch.celery import CeleryTaskSender, fast_publish
 from spakky.dispatch.celery.fast_publish import (
     FAST_PUBLISH_KEY,
     fast_publish_problem,
+    source_text,
     stock_send_task,
 )
 from spakky.dispatch.celery.producer import TaskPublisher
@@ -244,6 +246,8 @@ def test_fast_publish_probe_unreadable_source_expect_problem(
         raise OSError("no source")
 
     monkeypatch.setattr(inspect, "getsource", unreadable)
+    monkeypatch.setattr(linecache, "getlines", lambda *_: [])
+    source_text.cache_clear()
     assert fast_publish_problem() == "Celery or kombu changed (OSError)"
 
 

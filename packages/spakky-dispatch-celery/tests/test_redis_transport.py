@@ -7,6 +7,7 @@ publish through it leaves in Redis is compared with kombu's own transport's.
 
 import inspect
 import json
+import linecache
 import logging
 import os
 import socket
@@ -22,6 +23,7 @@ from kombu import Connection, Exchange, Queue
 from kombu.transport import redis as kombu_redis
 
 from spakky.dispatch.celery import CeleryTaskSender, redis_transport
+from spakky.dispatch.celery.fast_publish import source_text
 from spakky.dispatch.celery.producer import TaskPublisher, _publish_transport
 from spakky.dispatch.celery.redis_transport import (
     ClientReusingChannel,
@@ -139,6 +141,8 @@ def test_reusing_transport_probe_unreadable_source_expect_problem(
         raise OSError("no source")
 
     monkeypatch.setattr(inspect, "getsource", unreadable)
+    monkeypatch.setattr(linecache, "getlines", lambda *_: [])
+    source_text.cache_clear()
     assert reusing_transport_problem() == "kombu changed (OSError)"
 
 

@@ -31,8 +31,11 @@ diff, run that test and update ``SEND_TASK_SHA256``.
 
 import hashlib
 import inspect
+import linecache
 import logging
 from functools import cache
+from operator import itemgetter
+from types import CodeType
 from typing import Any, Final, cast
 
 import celery
@@ -68,9 +71,45 @@ _MAX_ROUTES: Final = 1024
 type _RouteKey = tuple[str, tuple[tuple[str, object], ...]]
 
 
+def _last_line(code: CodeType) -> int:
+    """The last source line any instruction of ``code`` (or of the code nested
+    in it) spans."""
+    ends = filter(None, map(itemgetter(1), code.co_positions()))  # end lines
+    last = max(ends, default=0)
+    for constant in code.co_consts:
+        if isinstance(constant, CodeType):
+            last = max(last, _last_line(constant))
+    return last
+
+
+@cache
+def source_text(function: object) -> str:
+    """``function``'s source (as ``inspect.getsource`` gives it), read cheaply.
+
+    The lines of its file from the code object's first line (its first
+    decorator) to the last line its instructions span, without
+    ``inspect.getsource``'s search for the module and tokenizing of the
+    block. Falls back to ``inspect.getsource`` for objects without code and
+    files ``linecache`` cannot read (it raises ``OSError`` when the source is
+    unavailable). Only the trailing lines without code (comments, blank
+    lines) can differ from ``inspect.getsource``, so a changed body changes
+    the text. Cached: the guards run once per process, and each source is
+    read once.
+    """
+    unwrapped = inspect.unwrap(cast(Any, function))
+    code = getattr(getattr(unwrapped, "__func__", unwrapped), "__code__", None)
+    if isinstance(code, CodeType):
+        lines = linecache.getlines(code.co_filename)
+        first, last = code.co_firstlineno, _last_line(code)
+        if lines and first <= last <= len(lines):
+            return "".join(lines[first - 1 : last])
+    return inspect.getsource(unwrapped)
+
+
 def source_digest(function: object) -> str:
-    """SHA-256 of ``function``'s source, whitespace collapsed (layout changes too)."""
-    text = " ".join(inspect.getsource(cast(Any, function)).split())
+    """SHA-256 of ``function``'s source (``source_text``), whitespace collapsed
+    (layout changes too)."""
+    text = " ".join(source_text(function).split())
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -91,7 +130,7 @@ def fast_publish_problem() -> str | None:
         route = _parameters(Router.route)
         message = _parameters(AMQP.as_task_v2)
         amqp_type: Any = AMQP
-        sender = inspect.getsource(amqp_type._create_task_sender)
+        sender = source_text(amqp_type._create_task_sender)
         checks = {
             "Celery.send_task": digest == SEND_TASK_SHA256,
             "Router.route": route[:6]
@@ -114,7 +153,7 @@ def fast_publish_problem() -> str | None:
                 getattr(Connection, "_reraise_as_library_errors", None)
             ),
             "Connection.declared_entities": "declared_entities"
-            in inspect.getsource(Connection.__init__),
+            in source_text(Connection.__init__),
             "Queue.can_cache_declaration": hasattr(Queue, "can_cache_declaration"),
         }
     except (AttributeError, TypeError, OSError, ValueError) as error:

@@ -27,6 +27,7 @@ from kombu.transport.virtual import base as virtual
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import dumps, loads
 
+from spakky.dispatch.celery.fast_publish import source_text
 from spakky.dispatch.celery.inflate import InflatePolicy, MessageRefused
 from spakky.dispatch.celery.logs import escape
 from spakky.dispatch.celery.redis_unacked import (
@@ -422,8 +423,8 @@ def _redis_sources() -> dict[str, Callable[..., Any]]:
 def redis_shape_checks() -> dict[str, bool]:
     """Whether each kombu Redis internal this module overrides still fits."""
     channel: Any = kombu_redis.Channel
-    source = inspect.getsource(channel._brpop_read)
-    receive = inspect.getsource(channel._receive_one)
+    source = source_text(channel._brpop_read)
+    receive = source_text(channel._receive_one)
     restore = inspect.signature(channel._do_restore_message)
     return {
         "Channel._brpop_read": all(part in source for part in _STOCK_BRPOP_READ),
