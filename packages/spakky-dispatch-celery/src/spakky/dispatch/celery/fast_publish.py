@@ -46,6 +46,8 @@ from celery.result import AsyncResult
 from kombu import Connection, Producer, Queue
 from kombu.utils.uuid import uuid
 
+from spakky.dispatch.core.adapter import FallbackWarning, changed_checks
+
 logger = logging.getLogger(__name__)
 
 FAST_PUBLISH_KEY: Final = "spakky_fast_publish"
@@ -158,8 +160,7 @@ def fast_publish_problem() -> str | None:
         }
     except (AttributeError, TypeError, OSError, ValueError) as error:
         return f"Celery or kombu changed ({type(error).__name__})"
-    changed = [name for name, ok in checks.items() if not ok]
-    return f"changed: {', '.join(changed)}" if changed else None
+    return changed_checks(checks)
 
 
 def stock_send_task(app: Celery) -> bool:
@@ -167,15 +168,13 @@ def stock_send_task(app: Celery) -> bool:
     return getattr(type(app), "send_task", None) is Celery.send_task
 
 
-@cache
-def _warn(problem: str) -> None:
-    """Log the probe's finding once per process."""
-    logger.warning(
-        "spakky-celery: this Celery differs from the one its publish fast path "
-        "was written for (%s); tasks are published with Celery's own send_task, "
-        "which is correct but slower. Pin celery to 5.7.x or update spakky-celery.",
-        problem,
-    )
+_warn = FallbackWarning(
+    logger,
+    "spakky-celery: this Celery differs from the one its publish fast path "
+    "was written for (%s); tasks are published with Celery's own send_task, "
+    "which is correct but slower. Pin celery to 5.7.x or update spakky-celery.",
+)
+"""Logs the probe's finding once per process."""
 
 
 def fast_publish_for(app: Celery) -> "FastPublisher | None":

@@ -31,6 +31,7 @@ import kombu
 from kombu.transport import redis as kombu_redis
 
 from spakky.dispatch.celery.fast_publish import source_digest
+from spakky.dispatch.core.adapter import FallbackWarning, changed_checks
 
 logger = logging.getLogger(__name__)
 
@@ -94,20 +95,17 @@ def reusing_transport_problem() -> str | None:
         }
     except (AttributeError, TypeError, OSError, ValueError) as error:
         return f"kombu changed ({type(error).__name__})"
-    changed = [name for name, ok in checks.items() if not ok]
-    return f"changed: {', '.join(changed)}" if changed else None
+    return changed_checks(checks)
 
 
-@cache
-def _warn(problem: str) -> None:
-    """Log the probe's finding once per process."""
-    logger.warning(
-        "spakky-celery: this kombu differs from the one its Redis client reuse "
-        "was written for (%s); tasks are published on kombu's own Redis "
-        "transport, which is correct but slower. Pin kombu to 5.7.x or update "
-        "spakky-celery.",
-        problem,
-    )
+_warn = FallbackWarning(
+    logger,
+    "spakky-celery: this kombu differs from the one its Redis client reuse "
+    "was written for (%s); tasks are published on kombu's own Redis "
+    "transport, which is correct but slower. Pin kombu to 5.7.x or update "
+    "spakky-celery.",
+)
+"""Logs the probe's finding once per process."""
 
 
 def reusing_transport() -> type[Any] | None:

@@ -48,6 +48,7 @@ from spakky.dispatch.celery.worker_keys import (
     REDELIVERIES_HEADER,
     REFUSED_HEADER,
 )
+from spakky.dispatch.core.adapter import changed_checks
 
 logger = logging.getLogger(__name__)
 
@@ -273,8 +274,7 @@ def kombu_shape_problem(kind: str | None = None) -> str | None:
                 checks |= check()
     except (AttributeError, TypeError, OSError) as error:
         return f"kombu or py-amqp changed ({type(error).__name__})"
-    changed = [name for name, ok in checks.items() if not ok]
-    return f"changed: {', '.join(changed)}" if changed else None
+    return changed_checks(checks)
 
 
 _KINDS = {"redis": "redis", "amqp": "amqp", "pyamqp": "amqp"}

@@ -25,6 +25,8 @@ from functools import cache
 import spakky.tracing.context as tracing_context
 from spakky.tracing import TraceContext
 
+from spakky.dispatch.core.adapter import FallbackWarning
+
 logger = logging.getLogger(__name__)
 
 _VARIABLE = "_trace_context"
@@ -67,15 +69,13 @@ def trace_var_problem() -> str | None:
     return f"changed: {', '.join(changed)}" if changed else None
 
 
-@cache
-def _warn(problem: str) -> None:
-    """Log the probe's finding once per process."""
-    logger.warning(
-        "spakky-dispatch-tracing: spakky-tracing differs from the one its trace "
-        "scope was written for (%s); task trace scopes go through TraceContext's "
-        "methods, which is correct but slower. Update spakky-dispatch-tracing.",
-        problem,
-    )
+_warn = FallbackWarning(
+    logger,
+    "spakky-dispatch-tracing: spakky-tracing differs from the one its trace "
+    "scope was written for (%s); task trace scopes go through TraceContext's "
+    "methods, which is correct but slower. Update spakky-dispatch-tracing.",
+)
+"""Logs the probe's finding once per process."""
 
 
 def trace_var() -> "ContextVar[TraceContext | None] | None":

@@ -23,6 +23,8 @@ from functools import cache
 
 from spakky.tracing import TraceContext
 
+from spakky.dispatch.core.adapter import FallbackWarning, changed_checks
+
 logger = logging.getLogger(__name__)
 
 type ContextFactory = Callable[[str, str, str | None, int], TraceContext]
@@ -81,8 +83,7 @@ def context_shape_problem() -> str | None:
         }
     except Exception as error:  # any failure means the shape is not the known one
         return f"spakky-tracing changed ({type(error).__name__}: {error})"
-    changed = [name for name, ok in checks.items() if not ok]
-    return f"changed: {', '.join(changed)}" if changed else None
+    return changed_checks(checks)
 
 
 def _frozen(context: TraceContext) -> bool:
@@ -94,16 +95,14 @@ def _frozen(context: TraceContext) -> bool:
     return False
 
 
-@cache
-def _warn(problem: str) -> None:
-    """Log the probe's finding once per process."""
-    logger.warning(
-        "spakky-dispatch-tracing: spakky-tracing's TraceContext differs from the "
-        "one its fast construction was written for (%s); task trace contexts are "
-        "built by TraceContext(...), which is correct but slower. Update "
-        "spakky-dispatch-tracing.",
-        problem,
-    )
+_warn = FallbackWarning(
+    logger,
+    "spakky-dispatch-tracing: spakky-tracing's TraceContext differs from the "
+    "one its fast construction was written for (%s); task trace contexts are "
+    "built by TraceContext(...), which is correct but slower. Update "
+    "spakky-dispatch-tracing.",
+)
+"""Logs the probe's finding once per process."""
 
 
 def context_factory() -> ContextFactory:

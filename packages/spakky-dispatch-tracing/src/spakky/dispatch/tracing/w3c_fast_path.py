@@ -29,6 +29,7 @@ from functools import cache
 
 from spakky.tracing import ITracePropagator, TraceContext, W3CTracePropagator
 
+from spakky.dispatch.core.adapter import FallbackWarning, changed_checks
 from spakky.dispatch.tracing.ids import make_context, new_root, new_span_id
 from spakky.dispatch.tracing.validation import TRACEPARENT_HEADER, parse_traceparent
 
@@ -106,20 +107,17 @@ def w3c_shape_problem() -> str | None:
         }
     except Exception as error:  # any failure means the shape is not the known one
         return f"spakky-tracing changed ({type(error).__name__}: {error})"
-    changed = [name for name, ok in checks.items() if not ok]
-    return f"changed: {', '.join(changed)}" if changed else None
+    return changed_checks(checks)
 
 
-@cache
-def _warn(problem: str) -> None:
-    """Log the probe's finding once per process."""
-    logger.warning(
-        "spakky-dispatch-tracing: spakky-tracing differs from the one its W3C "
-        "fast path was written for (%s); received trace headers go through the "
-        "trace propagators, which is correct but slower. Update "
-        "spakky-dispatch-tracing.",
-        problem,
-    )
+_warn = FallbackWarning(
+    logger,
+    "spakky-dispatch-tracing: spakky-tracing differs from the one its W3C "
+    "fast path was written for (%s); received trace headers go through the "
+    "trace propagators, which is correct but slower. Update "
+    "spakky-dispatch-tracing.",
+)
+"""Logs the probe's finding once per process."""
 
 
 def uses_w3c_fast_path(propagators: Sequence[ITracePropagator]) -> bool:

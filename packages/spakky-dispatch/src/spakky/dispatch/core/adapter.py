@@ -24,6 +24,7 @@ from spakky.dispatch.core.error import (
     ResultLookupUnsupportedError,
     TransportConflictError,
 )
+from spakky.dispatch.core.fast_path import FallbackWarning, changed_checks
 from spakky.dispatch.core.handle import (
     AbstractTaskHandle,
     SentTo,
@@ -84,6 +85,7 @@ __all__ = [
     "EventLoopReentryError",
     "EventLoopRunner",
     "Fallback",
+    "FallbackWarning",
     "HeaderBudgetExceededError",
     "HeaderLimits",
     "HeaderPropagation",
@@ -110,6 +112,7 @@ __all__ = [
     "TaskRegistry",
     "TransportConflictError",
     "add_transport",
+    "changed_checks",
     "check_timezone",
     "configuration_problem",
     "cron_fields",

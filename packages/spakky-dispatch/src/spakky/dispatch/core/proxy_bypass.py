@@ -31,6 +31,8 @@ from spakky.core.common.proxy import AbstractProxyHandler, ProxyFactory
 from spakky.core.common.types import AsyncFunc, Func
 from spakky.core.pod.interfaces.application_context import IApplicationContext
 
+from spakky.dispatch.core.fast_path import FallbackWarning, changed_checks
+
 logger = logging.getLogger(__name__)
 
 
@@ -161,16 +163,13 @@ def proxy_shape_problem() -> str | None:
         }
     except Exception as error:  # any failure means the shape is not the known one
         return f"spakky-core's proxy changed ({type(error).__name__}: {error})"
-    changed = [name for name, ok in checks.items() if not ok]
-    return f"changed: {', '.join(changed)}" if changed else None
+    return changed_checks(checks)
 
 
-@cache
-def _warn(problem: str) -> None:
-    """Log the probe's finding once per process."""
-    logger.warning(
-        "spakky-dispatch: spakky-core's aspect proxy differs from the one the "
-        "worker's direct call was written for (%s); tasks are called through "
-        "their proxy, which is correct but slower. Update spakky-dispatch.",
-        problem,
-    )
+_warn = FallbackWarning(
+    logger,
+    "spakky-dispatch: spakky-core's aspect proxy differs from the one the "
+    "worker's direct call was written for (%s); tasks are called through "
+    "their proxy, which is correct but slower. Update spakky-dispatch.",
+)
+"""Logs the probe's finding once per process."""
