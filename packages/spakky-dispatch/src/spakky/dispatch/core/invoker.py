@@ -157,10 +157,9 @@ class TaskInvoker(IApplicationContextAware):
             if target.task.is_async:
                 # A task of its own (its own contextvars context), started at
                 # once: one that never suspends finishes without a loop turn.
-                return await asyncio.Task(
+                return await asyncio.eager_task_factory(
+                    asyncio.get_running_loop(),
                     self._call_async(target, args, kwargs, headers, task_id),
-                    loop=asyncio.get_running_loop(),
-                    eager_start=True,
                 )
             return copy_context().run(
                 self._call, target, args, kwargs, headers, task_id
