@@ -31,8 +31,6 @@ from kombu.transport import redis as kombu_redis
 
 from spakky.dispatch.celery import redis_guard, worker_transport
 from spakky.dispatch.celery.consumer import (
-    REDELIVERIES_HEADER,
-    REFUSED_HEADER,
     GuardedConsumer,
     _requeue_counted,
     redeliveries,
@@ -47,6 +45,7 @@ from spakky.dispatch.celery.logs import (
     install_rejection_log_filter,
 )
 from spakky.dispatch.celery.redis_guard import GuardedRedisTransport, parse_envelope
+from spakky.dispatch.celery.worker_keys import REDELIVERIES_HEADER, REFUSED_HEADER
 from spakky.dispatch.celery.worker_transport import (
     GuardedAmqpChannel,
     GuardedAmqpMessage,

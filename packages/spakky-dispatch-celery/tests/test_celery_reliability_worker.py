@@ -12,14 +12,10 @@ from celery.worker.consumer import consumer as celery_consumer
 from kombu.exceptions import MessageStateError
 
 from spakky.dispatch.celery import CeleryEndpointRegistrar, RejectedMessageLogFilter
-from spakky.dispatch.celery.consumer import (
-    CELERY_CONSUMER,
-    GUARDED_CONSUMER,
-    GuardedConsumer,
-    malformed,
-)
+from spakky.dispatch.celery.consumer import GuardedConsumer, malformed
 from spakky.dispatch.celery.inflate import MessageRefused
 from spakky.dispatch.celery.logs import CONSUMER_LOGGER, install_rejection_log_filter
+from spakky.dispatch.celery.worker_keys import CELERY_CONSUMER, GUARDED_CONSUMER
 from spakky.dispatch.core import TaskRefusedError
 from spakky.dispatch.core.adapter import TaskBinding, TaskInvoker
 

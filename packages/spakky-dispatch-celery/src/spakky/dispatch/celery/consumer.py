@@ -36,15 +36,12 @@ from kombu.message import Message
 from spakky.dispatch.celery.inflate import DEFAULT_MAX_MESSAGE_BYTES, InflatePolicy
 from spakky.dispatch.celery.logs import describe_decode_error, escape
 from spakky.dispatch.celery.worker_keys import (
-    CELERY_CONSUMER,
     DEAD_LETTER_LIMIT_KEY,
     DEFAULT_DEAD_LETTER_LIMIT,
     DEFAULT_MAX_REDELIVERIES,
-    GUARDED_CONSUMER,
     MAX_MESSAGE_BYTES_KEY,
     MAX_REDELIVERIES_KEY,
     REDELIVERIES_HEADER,
-    REFUSED_HEADER,
 )
 
 logger = logging.getLogger(__name__)
@@ -257,15 +254,6 @@ def _requeue_counted(message: Message, count: int) -> None:
 
 
 __all__ = [
-    "CELERY_CONSUMER",
-    "DEAD_LETTER_LIMIT_KEY",
-    "DEFAULT_DEAD_LETTER_LIMIT",
-    "DEFAULT_MAX_REDELIVERIES",
-    "GUARDED_CONSUMER",
-    "MAX_MESSAGE_BYTES_KEY",
-    "MAX_REDELIVERIES_KEY",
-    "REDELIVERIES_HEADER",
-    "REFUSED_HEADER",
     "GuardedConsumer",
     "malformed",
     "redeliveries",
