@@ -10,6 +10,7 @@ from spakky.core.pod.annotations.lazy import Lazy
 from spakky.core.pod.annotations.pod import Pod
 from spakky.task import TaskHandler, task
 
+from spakky.dispatch.core import InvalidTaskDefinitionError
 from spakky.dispatch.core.adapter import (
     Fallback,
     ITaskSender,
@@ -84,6 +85,37 @@ def test_add_transport_expect_core_aspects_and_registration() -> None:
         assert isinstance(app.container.get(Greeter).greet("a"), InMemoryTaskResult)
     finally:
         app.stop()
+
+
+@Pod()
+class Gauge:
+    """A pod with a @task method that is not a @TaskHandler."""
+
+    @task
+    def read(self) -> int:
+        return 1
+
+
+def test_transport_component_expect_not_scanned_for_tasks_user_pod_refused() -> None:
+    """Registration skips the @task check on the machinery's own pods (what
+    ``add_transport`` adds) and keeps it for the application's."""
+    machinery = SpakkyApplication(ApplicationContext())
+    add_transport(machinery, (*PORT_FAKES, Gauge))
+    machinery.add(Greeter).start()
+    try:
+        registry = machinery.container.get(TaskRegistry)
+        assert [b.method_name for b in registry] == ["greet"]
+    finally:
+        machinery.stop()
+
+    @Pod()
+    class UserGauge:
+        @task
+        def read(self) -> int:
+            return 1
+
+    with pytest.raises(InvalidTaskDefinitionError, match="UserGauge"):
+        _app(Greeter, UserGauge).start()
 
 
 def test_add_transport_after_another_sender_expect_conflict_at_load() -> None:

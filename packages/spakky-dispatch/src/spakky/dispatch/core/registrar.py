@@ -1,6 +1,8 @@
 """Registration: every ``@TaskHandler`` pod's tasks and schedules, once, at startup."""
 
+from collections.abc import Iterable
 from inspect import Parameter, getmembers, isfunction, signature
+from weakref import WeakSet
 
 from spakky.core.pod.annotations.pod import Pod
 from spakky.core.pod.interfaces.container import IContainer
@@ -30,6 +32,22 @@ from spakky.dispatch.core.schedule import (
     ScheduledCall,
     schedule_spec_from_route,
 )
+
+_MACHINERY: WeakSet[object] = WeakSet()
+"""Pod targets of the dispatch machinery itself (``add_transport``'s pods)."""
+
+
+def add_machinery(targets: Iterable[object]) -> None:
+    """Mark pod targets as the dispatch machinery's own: the core's, a
+    transport's and its context adapters' pods (``add_transport`` does).
+
+    Registration does not look for ``@task`` methods on such a pod unless it
+    is a ``@TaskHandler``: the check that refuses ``@task`` methods outside a
+    ``@TaskHandler`` is for the application's classes, and scanning every
+    member of the machinery's pods (a transport's client object alone may
+    have over a hundred) was a measurable part of the start-up.
+    """
+    _MACHINERY.update(targets)
 
 
 @Pod()
@@ -72,8 +90,10 @@ class TaskRegistrar:
     def register_pod(self, pod: Pod) -> tuple[TaskBinding, ...]:
         """Register the tasks of one pod; a pod already registered is skipped."""
         handler_type = pod.type_
-        routed = _routed_methods(handler_type)
         if not TaskHandler.exists(handler_type):
+            if pod.target in _MACHINERY:
+                return ()
+            routed = _routed_methods(handler_type)
             if routed:
                 names = ", ".join(sorted(routed))
                 raise InvalidTaskDefinitionError(
@@ -84,6 +104,7 @@ class TaskRegistrar:
             return ()
         if pod.name in self._registered_pods:
             return ()
+        routed = _routed_methods(handler_type)
         bindings = tuple(
             self._bind(pod, name, route, schedule)
             for name, (route, schedule) in sorted(routed.items())

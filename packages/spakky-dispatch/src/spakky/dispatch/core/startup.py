@@ -19,7 +19,7 @@ from spakky.dispatch.core.aspects import AsyncTaskDispatchAspect, TaskDispatchAs
 from spakky.dispatch.core.components import CORE_COMPONENTS
 from spakky.dispatch.core.error import TransportConflictError
 from spakky.dispatch.core.ports import ITaskSender
-from spakky.dispatch.core.registrar import TaskRegistrar
+from spakky.dispatch.core.registrar import TaskRegistrar, add_machinery
 
 logger = getLogger("spakky.dispatch")
 
@@ -92,13 +92,15 @@ def add_transport(app: SpakkyApplication, components: Iterable[PodType]) -> None
             "an ITaskSender is registered already (is another transport plugin "
             "loaded too?)"
         )
-    for component in (
+    machinery = (
         *CORE_COMPONENTS,
         *components,
         TaskDispatchAspect,
         AsyncTaskDispatchAspect,
         TaskRegistrationPostProcessor,
-    ):
+    )
+    add_machinery(machinery)
+    for component in machinery:
         app.add(component)
 
 
