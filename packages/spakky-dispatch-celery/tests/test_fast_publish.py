@@ -425,5 +425,7 @@ def test_fast_publish_probe_saferepr_changed_expect_problem(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A Celery whose saferepr writes other text fails the probe."""
-    monkeypatch.setattr(fast_publish, "saferepr", lambda value, *_, **__: repr(value))
+    monkeypatch.setattr(
+        "celery.utils.saferepr.saferepr", lambda value, *_, **__: repr(value)
+    )
     assert fast_publish_problem() == "changed: saferepr"

@@ -48,7 +48,6 @@ from celery import Celery
 from celery.app.routes import MapRoute, Router
 from celery.app.task import Task
 from celery.result import AsyncResult
-from celery.utils.saferepr import saferepr
 from kombu import Connection, Producer, Queue
 from kombu.utils.uuid import uuid
 
@@ -144,7 +143,9 @@ def fast_publish_problem() -> str | None:
     version = (celery.VERSION.major, celery.VERSION.minor)
     if version not in CELERY_SERIES:
         return f"Celery {celery.__version__} is not a series the copy was checked on"
-    from celery.app.amqp import AMQP  # loaded here: the app loads it when it publishes
+    # Loaded here: the app loads both when it publishes, a caller's import need not.
+    from celery.app.amqp import AMQP
+    from celery.utils.saferepr import saferepr
 
     try:
         digest = source_digest(Celery.send_task)
