@@ -4,6 +4,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -24,7 +25,6 @@ from benchmarks.harness.handler import BenchHandler
 from benchmarks.harness.processes import (
     StartUp,
     compile_ours,
-    rates,
     rss_mb,
     start_up,
 )
@@ -59,17 +59,27 @@ def _sender(
     return lambda n: [tick() for _ in range(n)]
 
 
-def _run_side(
+@dataclass
+class _Side:
+    """One side's running worker and how to drive a round through it."""
+
+    send: Callable[[int], object]
+    done: Callable[[], int]
+    reset: Callable[[], object]
+    log: Callable[[], str]
+    idle_mb: float
+
+
+def _start_side(
     side: str,
     broker: str,
     pool: str,
-    tasks: int,
-    repeat: int,
     logs: Path,
     old: OldColumn,
     python: str,
-) -> tuple[list[float], float]:
-    """Tasks/s per repeat and the idle RSS (MB) of one worker of ``side``."""
+    stack: ExitStack,
+) -> _Side:
+    """Start ``side``'s worker (stopped when ``stack`` ends) and measure its idle RSS."""
     url, queue, key = BROKERS[broker], unique("e2e"), unique("counter")
     env = present(broker_env(url, queue))
     env |= {COUNTER_URL_ENV: REDIS_URL, COUNTER_KEY_ENV: key}
@@ -80,23 +90,48 @@ def _run_side(
     argv += [*POOLS[pool], "-Q", queue, *quiet_options("worker")]
     with environment(**env):
         cleaner = build_raw()  # any app on the broker can drop the queue
-    with ExitStack() as stack:
-        stack.callback(counter.delete, key)
-        stack.callback(delete_queue, cleaner, queue)
-        send = _sender(side, env, stack, old)
-        log = logs / f"{side}-{broker}-{pool}.log"
-        worker = stack.enter_context(spawn(argv, env, log))
-        time.sleep(1.0)  # settle: idle RSS after start-up
-        idle_mb = rss_mb(worker.process.pid)
-        result = rates(
-            send,
-            lambda: int(counter.get(key) or 0),  # type: ignore[arg-type]
-            tasks=tasks,
-            repeat=repeat,
-            reset=lambda: counter.set(key, 0),
-            log=lambda: worker.log,
-        )
-    return result, idle_mb
+    stack.callback(counter.delete, key)
+    stack.callback(delete_queue, cleaner, queue)
+    send = _sender(side, env, stack, old)
+    log = logs / f"{side}-{broker}-{pool}.log"
+    worker = stack.enter_context(spawn(argv, env, log))
+    time.sleep(1.0)  # settle: idle RSS after start-up
+    return _Side(
+        send=send,
+        done=lambda: int(counter.get(key) or 0),
+        reset=lambda: counter.set(key, 0),
+        log=lambda: worker.log,
+        idle_mb=rss_mb(worker.process.pid),
+    )
+
+
+def _rates(sides: dict[str, _Side], tasks: int, repeat: int) -> dict[str, list[float]]:
+    """Tasks/s of every side, one round per side and repeat, rotating the order
+    (after a warm-up round of each), as every other row samples its sides.
+
+    All sides' workers run during the whole row, idle but for their rounds, so
+    load that comes and goes on a shared machine falls on every side alike
+    instead of on whichever side ran during it.
+    """
+    measured: dict[str, list[float]] = {side: [] for side in sides}
+    for side in sides:
+        _round(sides[side], tasks)  # warm-up
+    for side in rotation(list(sides), repeat):
+        measured[side].append(_round(sides[side], tasks))
+    return measured
+
+
+def _round(side: _Side, tasks: int) -> float:
+    """Tasks/s of one round: reset the counter, send ``tasks``, wait for them all."""
+    side.reset()
+    start = time.perf_counter()
+    side.send(tasks)
+    deadline = time.monotonic() + 60 + tasks / 50
+    while side.done() < tasks:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the worker did not finish:\n{side.log()}")
+        time.sleep(0.002)
+    return tasks / (time.perf_counter() - start)
 
 
 def process_rows(
@@ -119,20 +154,22 @@ def process_rows(
     with tempfile.TemporaryDirectory(prefix="spakky-bench-") as tmp:
         for broker, _ in reachable_brokers(BROKERS, brokers, "end to end"):
             for pool in pools:
-                results = {
-                    side: _run_side(
-                        side, broker, pool, tasks, repeat, Path(tmp), old, python
-                    )
-                    for side in sides
-                }
-                for side, (_, mb) in results.items():
-                    if pool == "solo":
-                        rss[side].append(mb)
+                with ExitStack() as stack:
+                    started = {
+                        side: _start_side(
+                            side, broker, pool, Path(tmp), old, python, stack
+                        )
+                        for side in sides
+                    }
+                    measured = _rates(started, tasks, repeat)
+                if pool == "solo":
+                    for side, running in started.items():
+                        rss[side].append(running.idle_mb)
                 rows.append(
                     old.row(
                         "e2e",
                         f"{broker}, {pool}, {tasks} tasks",
-                        stats_of({side: rates for side, (rates, _) in results.items()}),
+                        stats_of(measured),
                         target="≥ 1.00x",
                     )
                 )

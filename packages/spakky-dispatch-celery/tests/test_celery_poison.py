@@ -658,6 +658,18 @@ def test_message_field_log_filter_expect_args_escaped() -> None:
     )
     assert MessageFieldLogFilter().filter(mapped)
     assert mapped.getMessage() == "i\\n 1"
+    clean = logging.LogRecord("x", logging.INFO, __file__, 1, "%s %s", ("a b", 3), None)
+    clean_args = clean.args
+    assert MessageFieldLogFilter().filter(clean)
+    assert clean.args is clean_args  # nothing to escape: left as it is
+    clean_mapped = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "%(id)s", ({"id": "i", "n": 1},), None
+    )
+    assert MessageFieldLogFilter().filter(clean_mapped)
+    assert clean_mapped.getMessage() == "i"
+    other = logging.LogRecord("x", logging.INFO, __file__, 1, "plain", None, None)
+    assert MessageFieldLogFilter().filter(other)
+    assert other.args is None
     install_rejection_log_filter()
     install_rejection_log_filter()
     for name in FIELD_LOGGERS:

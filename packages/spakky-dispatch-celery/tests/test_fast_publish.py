@@ -16,12 +16,14 @@ import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from celery.signals import after_task_publish, before_task_publish
+from celery.utils.saferepr import saferepr
 from kombu import Queue
 
 from spakky.dispatch.celery import CeleryTaskSender, fast_publish
 from spakky.dispatch.celery.fast_publish import (
     FAST_PUBLISH_KEY,
     fast_publish_problem,
+    flat_repr,
     source_text,
     stock_send_task,
 )
@@ -349,3 +351,81 @@ def test_fast_publish_reset_without_producer_expect_nothing_to_release() -> None
     publisher.publish("stock.add", (1, 2), {}, None, None, {})
     publisher.reset()
     publisher.reset()
+
+
+class _Text(str):
+    """A ``str`` subclass: its own ``__repr__`` may differ, so not plain."""
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ((1,),),  # nested
+        ([1],),
+        {"k": {"a": 1}},
+        {(1, 2): 3},  # a key that is not plain
+        (_Text("a"),),
+        (b"bytes",),
+        [1, 2],  # a list at the top
+        "text",
+        1,
+        (10**5000,),  # str() refuses it: saferepr reports that itself
+    ],
+)
+def test_flat_repr_not_flat_or_plain_expect_none(value: object) -> None:
+    """Only flat tuples and dicts of plain values are written by ``flat_repr``."""
+    assert flat_repr(value, 1024, 3) is None
+
+
+@pytest.mark.parametrize(
+    ("maxlen", "maxlevels", "expected"),
+    [
+        (1024, 3, "(1, 'a')"),
+        (1024, 1, "(1, 'a')"),
+        (1024, 0, "(1, 'a')"),
+        (1024, None, "(1, 'a')"),
+        (9, 3, "(1, 'a')"),
+        (8, 3, None),  # as long as the limit: saferepr would truncate
+        (0, 3, None),
+        (None, 3, None),
+        ("1024", 3, None),
+        (1024, -1, None),
+        (1024, 1.5, None),
+    ],
+)
+def test_flat_repr_limits_expect_saferepr_or_none(
+    maxlen: Any, maxlevels: Any, expected: str | None
+) -> None:
+    """``flat_repr`` answers only where nothing is truncated; then as saferepr."""
+    text = flat_repr((1, "a"), maxlen, maxlevels)
+    assert text == expected
+    if text is not None:
+        assert text == saferepr((1, "a"), maxlen, maxlevels=maxlevels)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        (),
+        {},
+        ("",),
+        ("it's", 'say "hi"', "back\\slash", "a\nb\tc", "é ☃ \u2028"),
+        (True, None, 1.5, float("nan"), float("-inf"), -(2**70), 0),
+        {"a b": "c'd", "n": None, 2: 2, True: False, 0.5: "x"},
+        ("x" * 1018,),
+    ],
+)
+def test_flat_repr_plain_values_expect_saferepr_text(value: object) -> None:
+    """Quotes, escapes, numbers and None are written as ``saferepr`` writes them."""
+    assert flat_repr(value, 1024, 3) == saferepr(value, 1024, maxlevels=3)
+
+
+@pytest.mark.usefixtures("probe")
+def test_fast_publish_probe_saferepr_changed_expect_problem(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Celery whose saferepr writes other text fails the probe."""
+    monkeypatch.setattr(
+        "celery.utils.saferepr.saferepr", lambda value, *_, **__: repr(value)
+    )
+    assert fast_publish_problem() == "changed: saferepr"

@@ -131,6 +131,20 @@ _AWKWARD_ARGS = (
     -(2**70),
 )
 
+_FLAT_ARGS = (
+    "it's",
+    'say "hi"',
+    "line\nbreak\ttab \\ slash",
+    "é ☃ \u2028",
+    "",
+    1.5,
+    float("nan"),
+    None,
+    True,
+    -(2**70),
+)
+"""Plain values in flat containers: the fast path writes their reprs itself."""
+
 CASES: dict[str, tuple[Case, Callable[[str], dict[str, Any]]]] = {
     "plain": (("wire.add", (1, 2), {}, None, True), lambda tag: {}),
     "no task id": (("wire.add", (1,), {"k": 2}, None, False), lambda tag: {}),
@@ -147,6 +161,22 @@ CASES: dict[str, tuple[Case, Callable[[str], dict[str, Any]]]] = {
     "awkward argsrepr": (
         ("wire.add", _AWKWARD_ARGS, {"k": _AWKWARD_ARGS, "q": "'"}, None, True),
         lambda tag: {},
+    ),
+    "flat argsrepr": (
+        ("wire.add", _FLAT_ARGS, {"q": "'", "n": None, "": 0.1}, None, True),
+        lambda tag: {},
+    ),
+    "flat argsrepr just below its limit": (
+        ("wire.add", ("x" * 1018,), {"k": "y" * 1014}, None, True),
+        lambda tag: {},
+    ),
+    "flat argsrepr at its limit (truncated)": (
+        ("wire.add", ("x" * 1019,), {"k": "y" * 1015}, None, True),
+        lambda tag: {},
+    ),
+    "argsrepr given": (
+        ("wire.add", (1,), {"k": 2}, None, True),
+        lambda tag: {"argsrepr": "(<hidden>,)", "kwargsrepr": "{<hidden>}"},
     ),
     "queue": (("wire.add", (1,), {}, None, True), lambda tag: {"queue": f"{tag}-q2"}),
     "routing key": (

@@ -69,8 +69,9 @@ def redeliveries(message: Message) -> int | None:
     queues count in ``x-delivery-count``, and the count we wrote on the copy
     we published when it last came back.
     """
+    found = message.headers
     headers: Mapping[str, object] = (
-        message.headers if isinstance(message.headers, Mapping) else {}
+        found if type(found) is dict or isinstance(found, Mapping) else {}
     )
     counted = _count(headers.get(REDELIVERIES_HEADER))
     if not _republishes(message):  # Redis: only our channel writes the count

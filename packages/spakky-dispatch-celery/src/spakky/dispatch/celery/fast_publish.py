@@ -14,7 +14,11 @@ signals fire; it only
 - resolves a route once per task name and call options when every route is a
   static mapping (``MapRoute``);
 - passes ``declare=[]`` when the producer's connection has declared the queue
-  already (kombu would find it in the same ``declared_entities`` cache).
+  already (kombu would find it in the same ``declared_entities`` cache);
+- writes the ``argsrepr`` / ``kwargsrepr`` headers itself when the arguments
+  are a flat tuple or dict of plain values (``flat_repr``: the text Celery's
+  ``saferepr`` writes for them, without its token stream); anything else
+  is left to ``saferepr``.
 
 Calls with a countdown, an eta or an expiry (also a task-level one) take
 ``send_task``, which owns delayed delivery and expiration.
@@ -22,7 +26,8 @@ Calls with a countdown, an eta or an expiry (also a task-level one) take
 Guard: ``fast_publish_problem`` checks once that the installed Celery is the
 series this copy was compared against, that ``send_task``'s source is the one
 copied (a SHA-256 of it, whitespace-normalised) and that every private name
-used exists with the expected parameters. When it is not, ``fast_publish_for``
+used exists with the expected parameters, and that ``flat_repr`` writes what
+``saferepr`` writes for a set of samples. When it is not, ``fast_publish_for``
 logs one warning and returns None: every call then takes ``send_task``.
 ``tests/test_fast_publish.py`` compares the wire messages of both paths on
 kombu's in-memory transport. After updating Celery, re-read ``send_task``'s
@@ -66,6 +71,19 @@ SLOW_OPTIONS: Final = frozenset({"countdown", "eta", "expires"})
 
 _PUBLISH_OPTIONS: Final = ("retry_policy", "timeout", "confirm_timeout", "headers")
 """Options a static route passes through untouched (kept out of the route cache)."""
+
+_REPR_SAMPLES: Final[tuple[object, ...]] = (
+    (),
+    (1,),
+    (1, "abc"),
+    {},
+    {"k": 2},
+    (True, False, None, 1.5, -7, 2**70, float("inf")),
+    ("it's", 'say "hi"', "back\\slash", "line\nbreak\ttab", "é ☃ \u2028", ""),
+    {"a b": "c'd", "n": None, "f": 0.1, "t": True},
+    ("x" * 1000,),
+)
+"""Values ``flat_repr`` must write as ``saferepr`` does (checked once per process)."""
 
 _MAX_ROUTES: Final = 1024
 """Cached routes before the cache starts over (call options are few in practice)."""
@@ -125,7 +143,9 @@ def fast_publish_problem() -> str | None:
     version = (celery.VERSION.major, celery.VERSION.minor)
     if version not in CELERY_SERIES:
         return f"Celery {celery.__version__} is not a series the copy was checked on"
-    from celery.app.amqp import AMQP  # loaded here: the app loads it when it publishes
+    # Loaded here: the app loads both when it publishes, a caller's import need not.
+    from celery.app.amqp import AMQP
+    from celery.utils.saferepr import saferepr
 
     try:
         digest = source_digest(Celery.send_task)
@@ -157,6 +177,13 @@ def fast_publish_problem() -> str | None:
             "Connection.declared_entities": "declared_entities"
             in source_text(Connection.__init__),
             "Queue.can_cache_declaration": hasattr(Queue, "can_cache_declaration"),
+            "saferepr": {"argsrepr", "kwargsrepr"} <= set(message)
+            and hasattr(AMQP, "argsrepr_maxsize")
+            and hasattr(AMQP, "kwargsrepr_maxsize")
+            and all(
+                flat_repr(value, 1024, 3) == saferepr(value, 1024, maxlevels=3)
+                for value in _REPR_SAMPLES
+            ),
         }
     except (AttributeError, TypeError, OSError, ValueError) as error:
         return f"Celery or kombu changed ({type(error).__name__})"
@@ -241,6 +268,7 @@ class FastPublisher:
                 options.setdefault(
                     "priority", (request.delivery_info or {}).get("priority")
                 )
+        reprs = _reprs(amqp, app.conf.task_repr_maxlevels, args, kwargs, options)
         message = amqp.create_task_message(
             task_id,
             name,
@@ -253,6 +281,7 @@ class FastPublisher:
             root_id=root_id,
             parent_id=parent_id,
             ignore_result=ignore_result,
+            **reprs,
             **options,
         )
         for stamp in options.pop("stamped_headers", None) or ():
@@ -322,6 +351,86 @@ class FastPublisher:
                 options, name, args, kwargs, task_type
             )
         return cached
+
+
+def _reprs(
+    amqp: Any,
+    maxlevels: object,
+    args: tuple[object, ...],
+    kwargs: dict[str, object],
+    options: dict[str, Any],
+) -> dict[str, str]:
+    """``argsrepr`` / ``kwargsrepr`` for ``create_task_message`` where
+    ``flat_repr`` writes them; the rest (and a call's own) are left to Celery."""
+    reprs: dict[str, str] = {}
+    if "argsrepr" not in options:
+        text = flat_repr(args, amqp.argsrepr_maxsize, maxlevels)
+        if text is not None:
+            reprs["argsrepr"] = text
+    if "kwargsrepr" not in options:
+        text = flat_repr(kwargs, amqp.kwargsrepr_maxsize, maxlevels)
+        if text is not None:
+            reprs["kwargsrepr"] = text
+    return reprs
+
+
+_NUMBERS: Final = frozenset({int, float, bool})
+"""Exact types ``saferepr`` writes with ``str`` (as ``numbers.Number``s)."""
+
+
+def _plain(value: object) -> str | None:
+    """What ``saferepr`` writes for one plain value, or None for any other value."""
+    kind = type(value)
+    if kind is str:
+        text = cast(str, value)
+        return "'" + text.replace("'", "\\'") + "'"  # saferepr's quoting, not repr's
+    if kind in _NUMBERS:
+        return str(value)
+    if value is None:
+        return "None"
+    return None
+
+
+def flat_repr(value: object, maxlen: object, maxlevels: object) -> str | None:
+    """``saferepr(value, maxlen, maxlevels=maxlevels)`` for a flat tuple or dict
+    of plain values (``str``, ``int``, ``float``, ``bool``, ``None``), else None.
+
+    Only when nothing gets truncated: the text is shorter than ``maxlen`` (a
+    positive int), so every token ``saferepr`` measures fits in what is left,
+    and ``maxlevels`` lets the container open (0, None or at least 1). Strings
+    are quoted as ``saferepr`` quotes them (only ``'`` escaped). Subclasses,
+    nested containers and every other type give None. ``fast_publish_problem``
+    compares it with ``saferepr`` on ``_REPR_SAMPLES`` once per process.
+    """
+    if type(maxlen) is not int or maxlen <= 0:
+        return None
+    if maxlevels not in (0, None) and (type(maxlevels) is not int or maxlevels < 1):
+        return None
+    kind = type(value)
+    parts: list[str] = []
+    try:
+        if kind is tuple:
+            for item in cast(tuple[object, ...], value):
+                text = _plain(item)
+                if text is None:
+                    return None
+                parts.append(text)
+            if len(parts) == 1:
+                result = f"({parts[0]},)"
+            else:
+                result = "(" + ", ".join(parts) + ")"
+        elif kind is dict:
+            for key, item in cast(dict[object, object], value).items():
+                key_text, item_text = _plain(key), _plain(item)
+                if key_text is None or item_text is None:
+                    return None
+                parts.append(f"{key_text}: {item_text}")
+            result = "{" + ", ".join(parts) + "}"
+        else:
+            return None
+    except ValueError:  # e.g. an int too long for str(): saferepr says so itself
+        return None
+    return result if len(result) < maxlen else None
 
 
 def _registered(app: Celery, name: str) -> object:

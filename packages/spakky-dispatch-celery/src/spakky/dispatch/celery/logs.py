@@ -18,7 +18,7 @@ received", "succeeded", "failed").
 
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
 
 from spakky.dispatch.core.adapter import printable
@@ -152,12 +152,25 @@ class MessageFieldLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple):
+            if _all_printable(args):  # the common case: nothing to rewrite
+                return True
             record.args = tuple(escape(a) if isinstance(a, str) else a for a in args)
-        elif isinstance(args, Mapping):
+        elif type(args) is dict or isinstance(args, Mapping):
+            if _all_printable(args.values()):
+                return True
             record.args = {
                 k: escape(v) if isinstance(v, str) else v for k, v in args.items()
             }
         return True
+
+
+def _all_printable(values: Iterable[object]) -> bool:
+    """Whether no string among ``values`` has a character ``escape`` rewrites
+    (``escape`` returns a printable string unchanged)."""
+    for value in values:
+        if isinstance(value, str) and not value.isprintable():
+            return False
+    return True
 
 
 def install_rejection_log_filter() -> None:
