@@ -22,7 +22,7 @@ from kombu.message import Message
 from kombu.transport import redis as kombu_redis
 
 from spakky.dispatch.celery import redis_guard, redis_transport
-from spakky.dispatch.celery.fast_publish import source_digest, source_text
+from spakky.dispatch.core.adapter import source_digest, source_text
 
 
 def _guarded() -> dict[str, Callable[..., Any]]:

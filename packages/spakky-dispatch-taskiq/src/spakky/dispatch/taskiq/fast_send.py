@@ -1,0 +1,297 @@
+"""The send fast path: the broker message and the Redis publish, done directly.
+
+This module is the one place that relies on how taskiq and taskiq-redis send a
+message beyond their public API. ``kiq`` (and our public path, ``publish``)
+builds a ``TaskiqMessage`` (validated by pydantic), dumps it with
+``model_dump(mode="json")`` and hands the dict to the broker's serializer
+(taskiq's ``ProxyFormatter``), wraps the bytes in a ``BrokerMessage``, and
+taskiq-redis's ``kick`` then builds a new ``redis.asyncio.Redis`` client for
+every message (redis-py fills a case-insensitive table of about 170 response
+callbacks for each one) to send one ``XADD`` (``LPUSH`` for the list broker).
+``FastSend`` takes the same steps with what can be done once done once:
+
+- the serializer is given the dict ``model_dump(mode="json")`` would give,
+  built directly, when every argument is plain JSON (``str``, ``int``,
+  ``bool``, ``None``, finite ``float``, and lists and string-keyed dicts of
+  them, whose JSON-mode dump is themselves); any other argument takes the
+  public path, so pydantic's conversions (dates, models, tuples inside
+  arguments, infinite floats) stay taskiq's;
+- on a broker whose ``kick`` is taskiq-redis's own (``RedisStreamBroker``'s
+  ``XADD`` or ``ListQueueBroker``'s ``LPUSH``, which our stream and list
+  brokers inherit), the command goes through one long-lived client on the
+  broker's connection pool, with the same key and arguments; connections are
+  the pool's either way.
+
+A broker whose formatter is not taskiq's ``ProxyFormatter``, or with a
+middleware that sees sent messages (``pre_send`` / ``post_send``), takes the
+public path for that call.
+
+Guard: ``fast_send_problem`` checks once that taskiq and taskiq-redis are the
+series this was compared against, that the copied functions' sources are the
+ones read (``source_digest``) and that the message models have the fields in
+the order the dump gives them. When they are not, ``fast_send_for`` logs one
+warning and returns None: every call then takes the public path.
+``tests/test_taskiq_fast_send_wire.py`` compares what lands in Redis through
+both paths, field by field. After updating taskiq or taskiq-redis, re-read the
+diffs of the functions named in ``SOURCES_SHA256``, run that test and update
+the digests.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Mapping
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from math import isfinite
+from typing import Any, Final
+
+from redis.asyncio import Redis
+from taskiq import AsyncBroker, BrokerMessage, TaskiqMessage, TaskiqMiddleware
+from taskiq.formatters.proxy_formatter import ProxyFormatter
+from taskiq_redis import ListQueueBroker, RedisStreamBroker
+
+from spakky.dispatch.core.adapter import (
+    FallbackWarning,
+    PublishUnconfirmedError,
+    changed_checks,
+    source_digest,
+)
+from spakky.dispatch.taskiq.broker import describe_broker
+from spakky.dispatch.taskiq.message import publish_error
+
+logger = logging.getLogger(__name__)
+
+TASKIQ_SERIES: Final = frozenset({(0, 13)})
+"""taskiq ``(major, minor)`` versions this path was compared against."""
+
+TASKIQ_REDIS_SERIES: Final = frozenset({(1, 2)})
+"""taskiq-redis ``(major, minor)`` versions this path was compared against."""
+
+SOURCES_SHA256: Final[Mapping[str, str]] = {
+    "ProxyFormatter.dumps": (
+        "7ed3934a1fb8171296da8e2aa7060d51769e8575147c24eee93db803045c012b"
+    ),
+    "RedisStreamBroker.kick": (
+        "d47f4a4b332b3d1638f19063f203abc69c5cb450c4930e28737c645b1161ae3f"
+    ),
+    "ListQueueBroker.kick": (
+        "c843d66ae8a889321c32c0d21b2ef22e60695d65e98160a1d507150229c40161"
+    ),
+}
+"""SHA-256 (``source_digest``) of each function this module does the work of."""
+
+MESSAGE_FIELDS: Final = (
+    "task_id",
+    "task_name",
+    "labels",
+    "labels_types",
+    "args",
+    "kwargs",
+)
+"""``TaskiqMessage``'s fields, in the order ``model_dump`` gives them."""
+
+_PLAIN_DEPTH: Final = 8
+"""How deep lists and dicts of an argument are looked into before giving up."""
+
+type Kick = Callable[[BrokerMessage], Coroutine[Any, Any, object]]
+
+
+def _series(distribution: str) -> tuple[int, int] | None:
+    try:
+        major, minor = version(distribution).split(".")[:2]
+        return int(major), int(minor)
+    except (PackageNotFoundError, ValueError):
+        return None
+
+
+def _guarded() -> dict[str, object]:
+    return {
+        "ProxyFormatter.dumps": ProxyFormatter.dumps,
+        "RedisStreamBroker.kick": RedisStreamBroker.kick,
+        "ListQueueBroker.kick": ListQueueBroker.kick,
+    }
+
+
+@cache
+def fast_send_problem() -> str | None:
+    """Why the fast path does not fit the installed taskiq and taskiq-redis, or None."""
+    for distribution, series in (
+        ("taskiq", TASKIQ_SERIES),
+        ("taskiq-redis", TASKIQ_REDIS_SERIES),
+    ):
+        if _series(distribution) not in series:
+            return f"{distribution} is not a series the fast path was checked on"
+    try:
+        found = _guarded()
+        checks = {
+            f"{name} source": source_digest(found[name]) == digest
+            for name, digest in SOURCES_SHA256.items()
+        }
+        checks["TaskiqMessage fields"] = (
+            tuple(TaskiqMessage.model_fields) == MESSAGE_FIELDS
+        )
+        checks["BrokerMessage fields"] = set(BrokerMessage.model_fields) == {
+            "task_id",
+            "task_name",
+            "message",
+            "labels",
+        }
+    except (AttributeError, TypeError, OSError, ValueError) as error:
+        return f"taskiq or taskiq-redis changed ({type(error).__name__})"
+    return changed_checks(checks)
+
+
+_warn = FallbackWarning(
+    logger,
+    "spakky-taskiq: this taskiq or taskiq-redis differs from the one its send "
+    "fast path was written for (%s); tasks are sent the way kiq sends them, "
+    "which is correct but slower. Update spakky-taskiq.",
+)
+"""Logs the probe's finding once per process."""
+
+
+def fast_send_for(broker: AsyncBroker) -> "FastSend | None":
+    """The fast path for ``broker``, or None (one warning) when
+    ``fast_send_problem`` finds the installed libraries changed."""
+    problem = fast_send_problem()
+    if problem is not None:
+        _warn(problem)
+        return None
+    return FastSend(broker)
+
+
+def plain(value: object, depth: int = _PLAIN_DEPTH) -> bool:
+    """Whether ``value``'s JSON-mode dump is ``value`` itself (see the module)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is float:
+        return isfinite(value)  # type: ignore[arg-type]
+    if depth == 0:
+        return False
+    if kind is list:
+        return all(plain(each, depth - 1) for each in value)  # type: ignore[attr-defined]
+    if kind is dict:
+        return all(
+            type(key) is str and plain(each, depth - 1)
+            for key, each in value.items()  # type: ignore[attr-defined]
+        )
+    return False
+
+
+def _stream_kick(broker: RedisStreamBroker, client: Redis) -> Kick:
+    async def kick(message: BrokerMessage) -> object:
+        queue_name = message.labels.get("queue_name") or broker.queue_name
+        return await client.xadd(
+            queue_name,
+            {b"data": message.message},
+            maxlen=broker.maxlen,
+            approximate=broker.approximate,
+        )
+
+    return kick
+
+
+def _list_kick(broker: ListQueueBroker, client: Redis) -> Kick:
+    async def kick(message: BrokerMessage) -> object:
+        queue_name = message.labels.get("queue_name") or broker.queue_name
+        return await client.lpush(queue_name, message.message)
+
+    return kick
+
+
+def kick_of(broker: AsyncBroker) -> Kick:
+    """``broker.kick``, or the same command on one long-lived client when it is
+    taskiq-redis's own stream or list ``kick``."""
+    kick = getattr(broker.kick, "__func__", None)  # an instance's own kick stays
+    if kick is RedisStreamBroker.kick and isinstance(broker, RedisStreamBroker):
+        return _stream_kick(broker, Redis(connection_pool=broker.connection_pool))
+    if kick is ListQueueBroker.kick and isinstance(broker, ListQueueBroker):
+        return _list_kick(broker, Redis(connection_pool=broker.connection_pool))
+    return broker.kick
+
+
+def send_hooks(broker: AsyncBroker) -> bool:
+    """Whether a middleware of ``broker`` sees sent messages."""
+    for middleware in broker.middlewares:
+        kind = type(middleware)
+        if (
+            kind.pre_send is not TaskiqMiddleware.pre_send
+            or kind.post_send is not TaskiqMiddleware.post_send
+        ):
+            return True
+    return False
+
+
+class FastSend:
+    """The fast path for one broker: its message build and its ``kick``."""
+
+    __slots__ = ("_broker", "_kick")
+
+    _broker: AsyncBroker
+    _kick: Kick
+
+    def __init__(self, broker: AsyncBroker) -> None:
+        self._broker = broker
+        self._kick = kick_of(broker)
+
+    def wire(
+        self,
+        task_id: str,
+        task_name: str,
+        labels: dict[str, Any],
+        types: dict[str, int],
+        args: tuple[object, ...],
+        kwargs: Mapping[str, object],
+    ) -> BrokerMessage | None:
+        """What ``ProxyFormatter.dumps`` makes of this message, or None when
+        this call must take the public path (see the module)."""
+        broker = self._broker
+        formatter = broker.formatter
+        if (
+            type(formatter) is not ProxyFormatter
+            or formatter.broker is not broker
+            or (broker.middlewares and send_hooks(broker))
+            or not all(plain(each) for each in args)
+            or not all(plain(each) for each in kwargs.values())
+        ):
+            return None
+        dumped = {
+            "task_id": task_id,
+            "task_name": task_name,
+            "labels": labels,
+            "labels_types": types,
+            "args": list(args),
+            "kwargs": dict(kwargs),
+        }
+        try:
+            body = broker.serializer.dumpb(dumped)
+        except Exception:  # the public path names the argument
+            return None
+        return BrokerMessage(
+            task_id=task_id, task_name=task_name, message=body, labels=labels
+        )
+
+    async def send(
+        self, broker: AsyncBroker, *, wire: BrokerMessage, timeout: float
+    ) -> None:
+        """``kick`` ``wire`` within ``timeout`` seconds, with ``publish``'s errors
+        (a ``BrokerWork``: ``broker`` is this path's broker).
+
+        Raises:
+            PublishUnconfirmedError: The broker did not answer in time.
+            BrokerConfigurationError: See ``publish``.
+            BrokerUnavailableError: See ``publish``.
+            BrokerRejectedError: See ``publish``.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                await self._kick(wire)
+        except TimeoutError as error:
+            raise PublishUnconfirmedError(
+                f"{wire.task_name}: {describe_broker(broker)} did not answer "
+                f"within {timeout}s; the task may or may not have been queued"
+            ) from error
+        except Exception as error:
+            where = describe_broker(broker)
+            raise publish_error(wire.task_name, where, error) from error
