@@ -6,7 +6,7 @@ names its checks and ``changed_checks`` turns the failed ones into the problem
 it reports. When there is a problem, the fast path takes the library's public
 path and says so once (``FallbackWarning``). A probe compares the copied
 code's source with the one the copy was written against through
-``source_digest`` (Celery's and taskiq's fast paths alike).
+``source_digest`` (every transport adapter's fast paths alike).
 """
 
 import hashlib
