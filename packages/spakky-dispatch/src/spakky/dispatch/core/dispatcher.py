@@ -29,7 +29,6 @@ from spakky.dispatch.core.ports import (
 from spakky.dispatch.core.propagation import HeaderPropagation
 from spakky.dispatch.core.registry import TaskRegistry
 
-
 _MAX_BOUND = 4096
 """Method objects whose binding is kept before the cache starts over."""
 
