@@ -34,6 +34,7 @@ from spakky.dispatch.taskiq.fast_send import (
 )
 from spakky.dispatch.taskiq.sender import _MAX_CONTROLS
 
+from .conftest import ConfigFactory
 from .taskiq_fakes import RecordingBroker
 
 type Loops = Callable[..., BrokerLoop]
@@ -377,3 +378,30 @@ def test_async_send_expect_fast_path(
     assert handle.task_id == "t-1"
     assert spy.fast[0] is not None
     assert _body(broker)["kwargs"] == {"items": ["tea", {"n": 1.5}]}
+
+
+def test_middlewares_replaced_expect_hooks_worked_out_again(
+    monkeypatch: pytest.MonkeyPatch, loops: Loops
+) -> None:
+    """A new middleware list (not only an appended one) is looked at again."""
+    spy = Spy(monkeypatch)
+    broker = RecordingBroker()
+    sender = TaskiqTaskSender(loops(broker))
+    sender.send(MESSAGE)
+    broker.middlewares = [Stamp()]
+    sender.send(MESSAGE)
+    broker.middlewares = [Quiet()]
+    sender.send(MESSAGE)
+    assert [built is not None for built in spy.fast] == [True, False, True]
+
+
+def test_fast_send_turned_off_expect_public_path(
+    monkeypatch: pytest.MonkeyPatch, loops: Loops, make_config: ConfigFactory
+) -> None:
+    """``SPAKKY_TASKIQ__FAST_SEND=false``: every message the way kiq sends it."""
+    spy = Spy(monkeypatch)
+    broker = RecordingBroker()
+    sender = TaskiqTaskSender(loops(broker), make_config(fast_send="false"))
+    sender.send(MESSAGE)
+    assert spy.fast == []
+    assert _body(broker)["args"] == ["ada", 2]

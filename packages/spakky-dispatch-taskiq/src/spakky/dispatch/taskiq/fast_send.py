@@ -90,6 +90,9 @@ MESSAGE_FIELDS: Final = (
 )
 """``TaskiqMessage``'s fields, in the order ``model_dump`` gives them."""
 
+_SCALARS: Final = frozenset({str, int, bool, type(None)})
+"""Types whose JSON-mode dump is the value itself (floats must be finite)."""
+
 _PLAIN_DEPTH: Final = 8
 """How deep lists and dicts of an argument are looked into before giving up."""
 
@@ -226,14 +229,28 @@ def send_hooks(broker: AsyncBroker) -> bool:
 class FastSend:
     """The fast path for one broker: its message build and its ``kick``."""
 
-    __slots__ = ("_broker", "_kick")
+    __slots__ = ("_broker", "_hooks", "_kick", "_seen")
 
     _broker: AsyncBroker
     _kick: Kick
+    _seen: tuple[list[TaskiqMiddleware], int] | None
+    _hooks: bool
 
     def __init__(self, broker: AsyncBroker) -> None:
         self._broker = broker
         self._kick = kick_of(broker)
+        self._seen = None
+        self._hooks = False
+
+    def _send_hooks(self) -> bool:
+        """``send_hooks``, worked out again only when the middlewares changed
+        (taskiq appends them to ``broker.middlewares``)."""
+        middlewares = self._broker.middlewares
+        seen = self._seen
+        if seen is None or seen[0] is not middlewares or seen[1] != len(middlewares):
+            self._hooks = send_hooks(self._broker)
+            self._seen = (middlewares, len(middlewares))
+        return self._hooks
 
     def wire(
         self,
@@ -251,11 +268,15 @@ class FastSend:
         if (
             type(formatter) is not ProxyFormatter
             or formatter.broker is not broker
-            or (broker.middlewares and send_hooks(broker))
-            or not all(plain(each) for each in args)
-            or not all(plain(each) for each in kwargs.values())
+            or self._send_hooks()
         ):
             return None
+        for each in args:
+            if type(each) not in _SCALARS and not plain(each):
+                return None
+        for each in kwargs.values():
+            if type(each) not in _SCALARS and not plain(each):
+                return None
         dumped = {
             "task_id": task_id,
             "task_name": task_name,

@@ -66,8 +66,9 @@ class TaskiqTaskSender(ITaskSender, IAsyncTaskSender):
     started there and awaited when the task ends (``BrokerLoop.run_or_defer``).
 
     Messages are built and sent as ``kiq`` would; where ``fast_send`` applies
-    (plain arguments, taskiq's own formatter, no middleware seeing sends), the
-    broker message is built directly and taskiq-redis's publish made on one
+    (plain arguments, taskiq's own formatter, no middleware seeing sends;
+    ``SPAKKY_TASKIQ__FAST_SEND=false`` turns it off), the broker message is
+    built directly and taskiq-redis's publish made on one
     long-lived client. A task's control labels are worked out once per
     declared options (unless they depend on the send time).
     """
@@ -78,6 +79,7 @@ class TaskiqTaskSender(ITaskSender, IAsyncTaskSender):
     _sent_to: str | None
     _fast: FastSend | None
     _fast_known: bool
+    _fast_allowed: bool
     _controls: dict[str, tuple[DispatchOptions, _Labels | None]]
 
     def __init__(self, loop: BrokerLoop, config: TaskiqConfig | None = None) -> None:
@@ -94,6 +96,7 @@ class TaskiqTaskSender(ITaskSender, IAsyncTaskSender):
         self._sent_to = None
         self._fast = None
         self._fast_known = False
+        self._fast_allowed = config is None or config.fast_send
         self._controls = {}
 
     @property
@@ -152,7 +155,7 @@ class TaskiqTaskSender(ITaskSender, IAsyncTaskSender):
         """On the first send: the fast path, and the queue handles name."""
         broker = self._loop.broker
         self._sent_to = queue_of(broker, self._queue)
-        self._fast = fast_send_for(broker)
+        self._fast = fast_send_for(broker) if self._fast_allowed else None
         self._fast_known = True
         return self._fast
 
