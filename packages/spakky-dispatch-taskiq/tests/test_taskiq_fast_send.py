@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiormq.exceptions import ChannelInvalidStateError
 from taskiq import BrokerMessage, TaskiqMessage, TaskiqMiddleware
 from taskiq.formatters.json_formatter import JSONFormatter
+from taskiq_aio_pika import AioPikaBroker, Queue
 
 from spakky.dispatch.core import (
     BrokerRejectedError,
@@ -30,6 +32,7 @@ from spakky.dispatch.taskiq.fast_send import (
     FastSend,
     fast_send_for,
     fast_send_problem,
+    kick_of,
     plain,
 )
 from spakky.dispatch.taskiq.sender import _MAX_CONTROLS
@@ -123,7 +126,7 @@ def test_source_unreadable_expect_problem(monkeypatch: pytest.MonkeyPatch) -> No
         raise OSError("no source")
 
     monkeypatch.setattr(fast_send, "source_digest", unreadable)
-    assert fast_send_problem() == "taskiq or taskiq-redis changed (OSError)"
+    assert fast_send_problem() == "taskiq or its brokers changed (OSError)"
 
 
 def test_missing_distribution_expect_problem(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -405,3 +408,46 @@ def test_fast_send_turned_off_expect_public_path(
     sender.send(MESSAGE)
     assert spy.fast == []
     assert _body(broker)["args"] == ["ada", 2]
+
+
+class Channel:
+    """Stands in for aio-pika's channel: only whether it is closed."""
+
+    is_closed = True
+
+
+def _amqp(*queues: str) -> AioPikaBroker:
+    return AioPikaBroker(
+        "amqp://guest:guest@127.0.0.1:1//",
+        task_queues=[Queue(name=name) for name in queues],
+    )
+
+
+def test_amqp_kick_unusual_message_expect_broker_kick() -> None:
+    """Not started, a priority or a delay label: the broker's own kick; a
+    closed channel: aio-pika's error."""
+    broker = _amqp("q")
+    kick = kick_of(broker)
+    kicked: list[BrokerMessage] = []
+
+    async def own(message: BrokerMessage) -> None:
+        kicked.append(message)
+
+    broker.kick = own  # type: ignore[method-assign]
+
+    def wire(**labels: str) -> BrokerMessage:
+        return BrokerMessage(task_id="t", task_name="n", message=b"{}", labels=labels)
+
+    asyncio.run(kick(wire()))
+    broker.write_channel = Channel()  # type: ignore[assignment]
+    asyncio.run(kick(wire(priority="3")))
+    asyncio.run(kick(wire(delay="5")))
+    assert [each.labels for each in kicked] == [{}, {"priority": "3"}, {"delay": "5"}]
+    with pytest.raises(ChannelInvalidStateError, match="closed"):
+        asyncio.run(kick(wire()))
+
+
+def test_amqp_kick_several_queues_expect_broker_kick() -> None:
+    """A broker routing to several queues keeps its own kick."""
+    broker = _amqp("a", "b")
+    assert kick_of(broker) == broker.kick

@@ -1,4 +1,4 @@
-"""The send fast path: the broker message and the Redis publish, done directly.
+"""The send fast path: the broker message and the publish, done directly.
 
 This module is the one place that relies on how taskiq and taskiq-redis send a
 message beyond their public API. ``kiq`` (and our public path, ``publish``)
@@ -20,21 +20,28 @@ callbacks for each one) to send one ``XADD`` (``LPUSH`` for the list broker).
   ``XADD`` or ``ListQueueBroker``'s ``LPUSH``, which our stream and list
   brokers inherit), the command goes through one long-lived client on the
   broker's connection pool, with the same key and arguments; connections are
-  the pool's either way.
+  the pool's either way;
+- on a broker whose ``kick`` is taskiq-aio-pika's own (which our RabbitMQ
+  broker inherits) with one queue, the AMQP properties that ``kick``'s
+  aio-pika ``Message`` would give are built directly and published on the
+  channel as aio-pika's ``Exchange.publish`` does (same exchange, routing key,
+  body, ``mandatory``, and the publisher confirm awaited), without building a
+  ``Message`` and an ``Exchange`` per message; a priority or delay label takes
+  the broker's own ``kick``.
 
 A broker whose formatter is not taskiq's ``ProxyFormatter``, or with a
 middleware that sees sent messages (``pre_send`` / ``post_send``), takes the
 public path for that call.
 
-Guard: ``fast_send_problem`` checks once that taskiq and taskiq-redis are the
-series this was compared against, that the copied functions' sources are the
+Guard: ``fast_send_problem`` checks once that taskiq, taskiq-redis,
+taskiq-aio-pika and aio-pika are the series this was compared against, that the copied functions' sources are the
 ones read (``source_digest``) and that the message models have the fields in
 the order the dump gives them. When they are not, ``fast_send_for`` logs one
 warning and returns None: every call then takes the public path.
-``tests/test_taskiq_fast_send_wire.py`` compares what lands in Redis through
-both paths, field by field. After updating taskiq or taskiq-redis, re-read the
-diffs of the functions named in ``SOURCES_SHA256``, run that test and update
-the digests.
+``tests/test_taskiq_fast_send_wire.py`` compares what lands in Redis and in a
+RabbitMQ queue through both paths, field by field. After updating one of these
+libraries, re-read the diffs of the functions named in ``SOURCES_SHA256``, run
+that test and update the digests.
 """
 
 import asyncio
@@ -45,9 +52,13 @@ from importlib.metadata import PackageNotFoundError, version
 from math import isfinite
 from typing import Any, Final
 
+import aiormq
+from aio_pika import DeliveryMode, Message
+from aio_pika.exchange import Exchange
 from redis.asyncio import Redis
 from taskiq import AsyncBroker, BrokerMessage, TaskiqMessage, TaskiqMiddleware
 from taskiq.formatters.proxy_formatter import ProxyFormatter
+from taskiq_aio_pika import AioPikaBroker
 from taskiq_redis import ListQueueBroker, RedisStreamBroker
 
 from spakky.dispatch.core.adapter import (
@@ -67,6 +78,12 @@ TASKIQ_SERIES: Final = frozenset({(0, 13)})
 TASKIQ_REDIS_SERIES: Final = frozenset({(1, 2)})
 """taskiq-redis ``(major, minor)`` versions this path was compared against."""
 
+TASKIQ_AIO_PIKA_SERIES: Final = frozenset({(0, 6)})
+"""taskiq-aio-pika ``(major, minor)`` versions this path was compared against."""
+
+AIO_PIKA_SERIES: Final = frozenset({(10, 2)})
+"""aio-pika ``(major, minor)`` versions this path was compared against."""
+
 SOURCES_SHA256: Final[Mapping[str, str]] = {
     "ProxyFormatter.dumps": (
         "7ed3934a1fb8171296da8e2aa7060d51769e8575147c24eee93db803045c012b"
@@ -76,6 +93,18 @@ SOURCES_SHA256: Final[Mapping[str, str]] = {
     ),
     "ListQueueBroker.kick": (
         "c843d66ae8a889321c32c0d21b2ef22e60695d65e98160a1d507150229c40161"
+    ),
+    "AioPikaBroker.kick": (
+        "0d411f18cf13b34cee55cf47ecd2f09689554af263e38b6eb0c4086f3846449f"
+    ),
+    "Exchange.publish": (
+        "edd7f2d5bedf2320a40050d86895fa96f48dad9c479fd3eb29a03db77c4bfebd"
+    ),
+    "Message.__init__": (
+        "74637228cec8edc950a630a717b872f0eef8704471ad4b6bf9a1034de5852297"
+    ),
+    "Message.properties": (
+        "5068585306a348597ecd3c75ea75a41d0d13ce503690b583bf03b948bde0f4a3"
     ),
 }
 """SHA-256 (``source_digest``) of each function this module does the work of."""
@@ -112,15 +141,21 @@ def _guarded() -> dict[str, object]:
         "ProxyFormatter.dumps": ProxyFormatter.dumps,
         "RedisStreamBroker.kick": RedisStreamBroker.kick,
         "ListQueueBroker.kick": ListQueueBroker.kick,
+        "AioPikaBroker.kick": AioPikaBroker.kick,
+        "Exchange.publish": Exchange.publish,
+        "Message.__init__": Message.__init__,
+        "Message.properties": vars(Message)["properties"].fget,
     }
 
 
 @cache
 def fast_send_problem() -> str | None:
-    """Why the fast path does not fit the installed taskiq and taskiq-redis, or None."""
+    """Why the fast path does not fit the installed taskiq and brokers, or None."""
     for distribution, series in (
         ("taskiq", TASKIQ_SERIES),
         ("taskiq-redis", TASKIQ_REDIS_SERIES),
+        ("taskiq-aio-pika", TASKIQ_AIO_PIKA_SERIES),
+        ("aio-pika", AIO_PIKA_SERIES),
     ):
         if _series(distribution) not in series:
             return f"{distribution} is not a series the fast path was checked on"
@@ -140,13 +175,14 @@ def fast_send_problem() -> str | None:
             "labels",
         }
     except (AttributeError, TypeError, OSError, ValueError) as error:
-        return f"taskiq or taskiq-redis changed ({type(error).__name__})"
+        return f"taskiq or its brokers changed ({type(error).__name__})"
     return changed_checks(checks)
 
 
 _warn = FallbackWarning(
     logger,
-    "spakky-taskiq: this taskiq or taskiq-redis differs from the one its send "
+    "spakky-taskiq: this taskiq, taskiq-redis, taskiq-aio-pika or aio-pika "
+    "differs from the one its send "
     "fast path was written for (%s); tasks are sent the way kiq sends them, "
     "which is correct but slower. Update spakky-taskiq.",
 )
@@ -203,14 +239,77 @@ def _list_kick(broker: ListQueueBroker, client: Redis) -> Kick:
     return kick
 
 
+def _amqp_kick(broker: AioPikaBroker) -> Kick:
+    """taskiq-aio-pika's ``kick`` for a broker with one queue, without building
+    an aio-pika ``Message`` and ``Exchange`` per message: the same properties
+    (``Message.properties`` of what ``kick`` builds) published the way
+    ``Exchange.publish`` does. A priority or delay label, or a broker not
+    started, takes the broker's own ``kick``."""
+    [queue] = broker._task_queues
+    routing_key = queue.routing_key or queue.name
+    exchange = broker._exchange.name
+    priority_label = broker._label_for_priority
+
+    async def kick(message: BrokerMessage) -> object:
+        labels = message.labels
+        channel = broker.write_channel
+        if (
+            channel is None
+            or labels.get(priority_label) is not None
+            or labels.get("delay") is not None
+        ):
+            await broker.kick(message)
+            return None
+        if channel.is_closed:
+            raise aiormq.exceptions.ChannelInvalidStateError(f"{channel!r} closed")
+        properties = aiormq.spec.Basic.Properties(
+            app_id=None,
+            content_encoding=None,
+            content_type=None,
+            correlation_id=None,
+            delivery_mode=DeliveryMode.PERSISTENT,
+            expiration=None,
+            headers={
+                "task_id": message.task_id,
+                "task_name": message.task_name,
+                **labels,
+            },
+            message_id=None,
+            message_type=None,
+            priority=0,
+            reply_to=None,
+            timestamp=None,
+            user_id=None,
+        )
+        underlay = await channel.get_underlay_channel()
+        return await underlay.basic_publish(
+            exchange=exchange,
+            routing_key=routing_key,
+            body=message.message,
+            properties=properties,
+            mandatory=True,
+            immediate=False,
+            timeout=None,
+        )
+
+    return kick
+
+
 def kick_of(broker: AsyncBroker) -> Kick:
-    """``broker.kick``, or the same command on one long-lived client when it is
-    taskiq-redis's own stream or list ``kick``."""
+    """``broker.kick``, or the same publish done directly when it is
+    taskiq-redis's own stream or list ``kick`` (on one long-lived client) or
+    taskiq-aio-pika's with one queue."""
     kick = getattr(broker.kick, "__func__", None)  # an instance's own kick stays
     if kick is RedisStreamBroker.kick and isinstance(broker, RedisStreamBroker):
         return _stream_kick(broker, Redis(connection_pool=broker.connection_pool))
     if kick is ListQueueBroker.kick and isinstance(broker, ListQueueBroker):
         return _list_kick(broker, Redis(connection_pool=broker.connection_pool))
+    if (
+        kick is AioPikaBroker.kick
+        and isinstance(broker, AioPikaBroker)
+        and len(broker._task_queues) == 1
+    ):
+        return _amqp_kick(broker)
     return broker.kick
 
 
