@@ -72,7 +72,7 @@ class TaskiqConfig(BaseSettings):
     """Budget in bytes of the propagation headers (labels) added to one message."""
 
     fast_send: bool = True
-    """Build the broker message directly and publish to Redis on one long-lived client (``spakky.dispatch.taskiq.fast_send``); ``false`` sends every message the way ``kiq`` does."""
+    """Build the broker message and make the broker's publish directly (Redis on one long-lived client, RabbitMQ without an aio-pika message object; ``spakky.dispatch.taskiq.fast_send``); ``false`` sends every message the way ``kiq`` does."""
 
     def __init__(self) -> None:
         with reporting_settings_errors(ENV_PREFIX):
