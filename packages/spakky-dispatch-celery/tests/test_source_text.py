@@ -5,12 +5,8 @@ hashes (so the stored digests mean the same thing), and a changed body must
 change it.
 """
 
-import importlib
 import inspect
-import linecache
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +18,7 @@ from kombu.message import Message
 from kombu.transport import redis as kombu_redis
 
 from spakky.dispatch.celery import redis_guard, redis_transport
-from spakky.dispatch.celery.fast_publish import source_digest, source_text
+from spakky.dispatch.core.adapter import source_text
 
 
 def _guarded() -> dict[str, Callable[..., Any]]:
@@ -63,58 +59,3 @@ def test_source_text_guarded_function_expect_inspect_getsource_text(
     """On each guarded function the text is ``inspect.getsource``'s."""
     function = _guarded()[name]
     assert _collapsed(source_text(function)) == _collapsed(inspect.getsource(function))
-
-
-def _module(tmp_path: Path, name: str, body: str) -> Any:
-    path = tmp_path / f"{name}.py"
-    path.write_text(body)
-    linecache.checkcache(str(path))
-    sys.modules.pop(name, None)
-    return importlib.import_module(name)
-
-
-@pytest.mark.usefixtures("fresh")
-def test_source_digest_changed_body_expect_other_digest(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A changed line anywhere in the body, the last one included, changes the
-    digest; a comment after the last statement is not part of it (the one
-    difference from ``inspect.getsource``, which is no code)."""
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    head = "import functools\n\n\n@functools.lru_cache\ndef guarded(x):\n"
-    body = "    total = (\n        x +\n        1\n    )\n    return total\n"
-    first = _module(tmp_path, "guarded_a", head + body)
-    assert _collapsed(source_text(first.guarded)) == _collapsed(
-        inspect.getsource(first.guarded)
-    )
-    assert "@functools.lru_cache" in source_text(first.guarded)
-    changed = _module(tmp_path, "guarded_b", head + body.replace("1\n", "2\n"))
-    commented = _module(tmp_path, "guarded_c", head + body + "    # trailing\n")
-    assert source_digest(changed.guarded) != source_digest(first.guarded)
-    assert source_digest(commented.guarded) == source_digest(first.guarded)
-
-
-@pytest.mark.usefixtures("fresh")
-def test_source_text_without_code_expect_inspect_getsource() -> None:
-    """An object without a code object (a class) is read by ``inspect``."""
-    assert source_text(Connection) == inspect.getsource(Connection)
-
-
-@pytest.mark.usefixtures("fresh")
-def test_source_text_file_unreadable_expect_inspect_fallback(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """When ``linecache`` cannot read the file, ``inspect.getsource`` decides:
-    its text, or its ``OSError``."""
-    monkeypatch.setattr(linecache, "getlines", lambda *_: [])
-    monkeypatch.setattr(inspect, "getsource", lambda obj: "def stand_in(): pass\n")
-    assert source_text(Celery.send_task) == "def stand_in(): pass\n"
-    source_text.cache_clear()
-
-    def unreadable(obj: object) -> str:
-        raise OSError("no source")
-
-    monkeypatch.setattr(inspect, "getsource", unreadable)
-    with pytest.raises(OSError, match="no source"):
-        source_text(Celery.send_task)

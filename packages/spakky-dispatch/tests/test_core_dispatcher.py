@@ -398,3 +398,80 @@ def test_new_task_id_expect_distinct_version_4_uuid_strings() -> None:
             4,
             RFC_4122,
         )
+
+
+class TwoTasks:
+    """A handler class registered by hand."""
+
+    def run(self) -> None:
+        """One task."""
+
+    def check(self) -> None:
+        """Another."""
+
+
+class CountingRegistry(TaskRegistry):
+    """Counts the lookups by method."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups = 0
+
+    @override
+    def for_method(
+        self, handler_type: type[object], method_name: str
+    ) -> TaskBinding | None:
+        self.lookups += 1
+        return super().for_method(handler_type, method_name)
+
+
+def _bindings(*, singleton: bool) -> tuple[CountingRegistry, TaskDispatcher]:
+    registry = CountingRegistry()
+    for name in ("run", "check"):
+        registry.add(
+            TaskBinding(
+                name=task_name_for(TwoTasks, name),
+                handler_type=TwoTasks,
+                method_name=name,
+                pod_name="tasks",
+                singleton=singleton,
+                is_async=False,
+            )
+        )
+    dispatcher = TaskDispatcher(registry, HeaderPropagation(), in_memory_task_sender())
+    return registry, dispatcher
+
+
+def test_dispatcher_binding_of_same_method_expect_looked_up_once() -> None:
+    """A singleton handler's method object is looked up once; another object
+    of the same method is looked up again."""
+    registry, dispatcher = _bindings(singleton=True)
+    handler = TwoTasks()
+    method = handler.run
+    first = dispatcher.binding_of(method)
+    assert dispatcher.binding_of(method) is first
+    assert registry.lookups == 1
+    assert dispatcher.binding_of(TwoTasks().run) is first
+    assert registry.lookups == 2
+
+
+def test_dispatcher_binding_of_prototype_handler_expect_not_kept() -> None:
+    """A handler that is not a singleton is looked up on every call."""
+    registry, dispatcher = _bindings(singleton=False)
+    method = TwoTasks().run
+    dispatcher.binding_of(method)
+    dispatcher.binding_of(method)
+    assert registry.lookups == 2
+
+
+def test_dispatcher_binding_of_many_methods_expect_cache_starts_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The kept bindings are bounded: a full cache starts over."""
+    monkeypatch.setattr("spakky.dispatch.core.dispatcher._MAX_BOUND", 1)
+    registry, dispatcher = _bindings(singleton=True)
+    handler = TwoTasks()
+    run, check = handler.run, handler.check
+    for method in (run, check, check, run):
+        dispatcher.binding_of(method)
+    assert registry.lookups == 3

@@ -34,13 +34,9 @@ kombu's in-memory transport. After updating Celery, re-read ``send_task``'s
 diff, run that test and update ``SEND_TASK_SHA256``.
 """
 
-import hashlib
 import inspect
-import linecache
 import logging
 from functools import cache
-from operator import itemgetter
-from types import CodeType
 from typing import Any, Final, cast
 
 import celery
@@ -51,7 +47,12 @@ from celery.result import AsyncResult
 from kombu import Connection, Producer, Queue
 from kombu.utils.uuid import uuid
 
-from spakky.dispatch.core.adapter import FallbackWarning, changed_checks
+from spakky.dispatch.core.adapter import (
+    FallbackWarning,
+    changed_checks,
+    source_digest,
+    source_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -89,48 +90,6 @@ _MAX_ROUTES: Final = 1024
 """Cached routes before the cache starts over (call options are few in practice)."""
 
 type _RouteKey = tuple[str, tuple[tuple[str, object], ...]]
-
-
-def _last_line(code: CodeType) -> int:
-    """The last source line any instruction of ``code`` (or of the code nested
-    in it) spans."""
-    ends = filter(None, map(itemgetter(1), code.co_positions()))  # end lines
-    last = max(ends, default=0)
-    for constant in code.co_consts:
-        if isinstance(constant, CodeType):
-            last = max(last, _last_line(constant))
-    return last
-
-
-@cache
-def source_text(function: object) -> str:
-    """``function``'s source (as ``inspect.getsource`` gives it), read cheaply.
-
-    The lines of its file from the code object's first line (its first
-    decorator) to the last line its instructions span, without
-    ``inspect.getsource``'s search for the module and tokenizing of the
-    block. Falls back to ``inspect.getsource`` for objects without code and
-    files ``linecache`` cannot read (it raises ``OSError`` when the source is
-    unavailable). Only the trailing lines without code (comments, blank
-    lines) can differ from ``inspect.getsource``, so a changed body changes
-    the text. Cached: the guards run once per process, and each source is
-    read once.
-    """
-    unwrapped = inspect.unwrap(cast(Any, function))
-    code = getattr(getattr(unwrapped, "__func__", unwrapped), "__code__", None)
-    if isinstance(code, CodeType):
-        lines = linecache.getlines(code.co_filename)
-        first, last = code.co_firstlineno, _last_line(code)
-        if lines and first <= last <= len(lines):
-            return "".join(lines[first - 1 : last])
-    return inspect.getsource(unwrapped)
-
-
-def source_digest(function: object) -> str:
-    """SHA-256 of ``function``'s source (``source_text``), whitespace collapsed
-    (layout changes too)."""
-    text = " ".join(source_text(function).split())
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _parameters(function: object) -> list[str]:

@@ -27,7 +27,6 @@ from kombu.transport.virtual import base as virtual
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import dumps, loads
 
-from spakky.dispatch.celery.fast_publish import source_text
 from spakky.dispatch.celery.inflate import InflatePolicy, MessageRefused
 from spakky.dispatch.celery.logs import escape
 from spakky.dispatch.celery.redis_unacked import (
@@ -46,6 +45,7 @@ from spakky.dispatch.celery.worker_transport import (
     _PolicyMessage,
     digests_match,
 )
+from spakky.dispatch.core.adapter import source_text
 
 logger = logging.getLogger(__name__)
 

@@ -30,8 +30,7 @@ from typing import Any, Final
 import kombu
 from kombu.transport import redis as kombu_redis
 
-from spakky.dispatch.celery.fast_publish import source_digest
-from spakky.dispatch.core.adapter import FallbackWarning, changed_checks
+from spakky.dispatch.core.adapter import FallbackWarning, changed_checks, source_digest
 
 logger = logging.getLogger(__name__)
 

@@ -39,7 +39,6 @@ from amqp import method_framing
 from kombu.message import Message as KombuMessage
 from kombu.transport import pyamqp
 
-from spakky.dispatch.celery.fast_publish import source_digest
 from spakky.dispatch.celery.inflate import InflatePolicy, MessageRefused
 from spakky.dispatch.celery.logs import escape
 from spakky.dispatch.celery.redis_unacked import UnackedRecovery
@@ -48,7 +47,7 @@ from spakky.dispatch.celery.worker_keys import (
     REDELIVERIES_HEADER,
     REFUSED_HEADER,
 )
-from spakky.dispatch.core.adapter import changed_checks
+from spakky.dispatch.core.adapter import changed_checks, source_digest
 
 logger = logging.getLogger(__name__)
 

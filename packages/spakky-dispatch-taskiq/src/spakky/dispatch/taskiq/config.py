@@ -71,6 +71,9 @@ class TaskiqConfig(BaseSettings):
     max_header_bytes: int = Field(default=DEFAULT_MAX_HEADER_BYTES, gt=0)
     """Budget in bytes of the propagation headers (labels) added to one message."""
 
+    fast_send: bool = True
+    """Build the broker message and make the broker's publish directly (Redis on one long-lived client, RabbitMQ without an aio-pika message object; ``spakky.dispatch.taskiq.fast_send``); ``false`` sends every message the way ``kiq`` does."""
+
     def __init__(self) -> None:
         with reporting_settings_errors(ENV_PREFIX):
             super().__init__()

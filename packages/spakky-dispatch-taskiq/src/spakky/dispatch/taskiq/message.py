@@ -205,16 +205,17 @@ async def publish(broker: AsyncBroker, message: TaskiqMessage, timeout: float) -
         raise TaskArgumentSerializationError(
             _unserializable(broker, message, error)
         ) from error
-    where = describe_broker(broker)
     try:
         async with asyncio.timeout(timeout):
             await broker.kick(wire)
     except TimeoutError as error:
+        where = describe_broker(broker)
         raise PublishUnconfirmedError(
             f"{message.task_name}: {where} did not answer within {timeout}s; the "
             "task may or may not have been queued"
         ) from error
     except Exception as error:
+        where = describe_broker(broker)
         raise publish_error(message.task_name, where, error) from error
     for middleware in reversed(broker.middlewares):
         if type(middleware).post_send is not TaskiqMiddleware.post_send:

@@ -24,7 +24,12 @@ from spakky.dispatch.core.error import (
     ResultLookupUnsupportedError,
     TransportConflictError,
 )
-from spakky.dispatch.core.fast_path import FallbackWarning, changed_checks
+from spakky.dispatch.core.fast_path import (
+    FallbackWarning,
+    changed_checks,
+    source_digest,
+    source_text,
+)
 from spakky.dispatch.core.handle import (
     AbstractTaskHandle,
     SentTo,
@@ -127,5 +132,7 @@ __all__ = [
     "refuse_wait_inside_task",
     "reporting_settings_errors",
     "result_timeout",
+    "source_digest",
+    "source_text",
     "task_name_for",
 ]

@@ -29,6 +29,9 @@ from spakky.dispatch.core.ports import (
 from spakky.dispatch.core.propagation import HeaderPropagation
 from spakky.dispatch.core.registry import TaskRegistry
 
+_MAX_BOUND = 4096
+"""Method objects whose binding is kept before the cache starts over."""
+
 
 def new_task_id() -> str:
     """A random (version 4) UUID in its 36-character form, as task queues use.
@@ -57,6 +60,8 @@ class TaskDispatcher(IApplicationContextAware):
 
     _registry: TaskRegistry
     _propagation: HeaderPropagation
+    _propagates: bool
+    _bound: dict[int, tuple[Callable[..., object], TaskBinding]]
     _limits: HeaderLimits
     _sender: ITaskSender
     _async_sender: IAsyncTaskSender | None
@@ -72,6 +77,8 @@ class TaskDispatcher(IApplicationContextAware):
     ) -> None:
         self._registry = registry
         self._propagation = propagation
+        self._propagates = bool(propagation.propagators)
+        self._bound = {}
         self._limits = sender.header_limits
         if decorator is not None:
             sender, async_sender = decorator.decorate(sender, async_sender)
@@ -104,10 +111,17 @@ class TaskDispatcher(IApplicationContextAware):
     def binding_of(self, method: Callable[..., object]) -> TaskBinding:
         """Return the task registered for a bound ``@task`` method.
 
+        The answer is kept for the method object of a singleton handler (the
+        one its aspect proxy hands over on every call), so later calls skip
+        the lookup.
+
         Raises:
             TaskNotRegisteredError: The method's class is not a registered
                 ``@TaskHandler``.
         """
+        known = self._bound.get(id(method))
+        if known is not None and known[0] is method:
+            return known[1]
         owner = getattr(method, "__self__", None)
         if owner is None:  # a proxy's wrapper: the bound method is __wrapped__
             owner = getattr(unwrap(method), "__self__", None)
@@ -121,6 +135,10 @@ class TaskDispatcher(IApplicationContextAware):
                 f"{where} is not a registered task; put @task methods on a class "
                 "decorated with @TaskHandler() that the application scans or adds"
             )
+        if binding.singleton:
+            if len(self._bound) >= _MAX_BOUND:
+                self._bound.clear()
+            self._bound[id(method)] = (method, binding)  # holds it: the id stays its
         return binding
 
     def message(
@@ -150,12 +168,14 @@ class TaskDispatcher(IApplicationContextAware):
             options = merge_options(options, override)
             validate_options(options, where=task.name)
         task_id = new_task_id()
-        call = TaskCall(
-            task=task, task_id=task_id, args=args, kwargs=kwargs, options=options
-        )
-        headers = self._propagation.inject(call)
-        if headers:
-            self._limits.check(task.name, headers)
+        headers: dict[str, str] = {}
+        if self._propagates:
+            call = TaskCall(
+                task=task, task_id=task_id, args=args, kwargs=kwargs, options=options
+            )
+            headers = self._propagation.inject(call)
+            if headers:
+                self._limits.check(task.name, headers)
         return TaskMessage(
             task_name=task.name,
             args=args,
