@@ -51,7 +51,7 @@ def dispatch_rows(
                     with caller_context(app, variant):
                         stats = compare(
                             {
-                                "ours": sampler(partial(handler.work, *ARGS, **KWARGS)),  # type: ignore[arg-type]
+                                "ours": sampler(partial(handler.work, *ARGS, **KWARGS)),
                                 "raw": sampler(
                                     partial(
                                         celery.send_task,

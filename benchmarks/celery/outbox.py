@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -196,7 +197,7 @@ def _throughput(app: object, tasks: int, repeat: int) -> dict[str, list[float]]:
     return result
 
 
-def _insert(engine: object, rows: list[object]) -> None:
+def _insert(engine: object, rows: Sequence[object]) -> None:
     from sqlalchemy.orm import Session
 
     from spakky.dispatch.outbox.sqlalchemy.queries import to_row

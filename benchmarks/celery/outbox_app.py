@@ -56,7 +56,7 @@ class Place:
     @Transactional()
     def in_transaction(self, sample: str) -> ITaskResult[Any]:
         self._sessions.session.add(BenchOrder(id=sample))
-        return self._tasks.started(sample)  # type: ignore[func-returns-value, return-value]
+        return self._tasks.started(sample)  # type: ignore[return-value]
 
     @Transactional()
     def row_only(self, sample: str) -> None:

@@ -48,6 +48,7 @@ def _sender(
         driver = stack.enter_context(old.driver({"kind": "ticks"}, env))
         assert driver is not None
         return lambda n: driver.call("send", number=n)
+    tick: Callable[[], object]
     with environment(**env):
         if side == "ours":
             app = build_plugin()

@@ -7,6 +7,7 @@ binding without a signature (no check), on the core's in-memory sender
 """
 
 import dataclasses
+from functools import partial
 
 from spakky.task import TaskHandler, task
 
@@ -41,12 +42,8 @@ def argument_rows(number: int, repeat: int) -> list[Row]:
         for shape, (args, kwargs) in CALLS.items():
             stats = compare(
                 {
-                    "with": core.sampler(
-                        lambda b=checked, a=args, k=kwargs: dispatch(b, a, k)
-                    ),
-                    "without": core.sampler(
-                        lambda b=unchecked, a=args, k=kwargs: dispatch(b, a, k)
-                    ),
+                    "with": core.sampler(partial(dispatch, checked, args, kwargs)),
+                    "without": core.sampler(partial(dispatch, unchecked, args, kwargs)),
                 },
                 number=number,
                 repeat=repeat,

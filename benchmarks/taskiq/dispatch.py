@@ -78,7 +78,7 @@ async def _dispatch(
         with caller_context(app, variant):
             return await compare_async(
                 {
-                    "ours": async_sampler(lambda: handler.awork(*ARGS, **KWARGS)),  # type: ignore[arg-type]
+                    "ours": async_sampler(lambda: handler.awork(*ARGS, **KWARGS)),
                     "raw": async_sampler(lambda: raw_task.kiq(*ARGS, **KWARGS)),
                 },
                 number=number,

@@ -121,7 +121,7 @@ def _run_side(
         result = {
             kind: rates(
                 lambda n, send=senders[kind]: runner.run(_send_many(send, n)),  # type: ignore[misc]
-                lambda: int(counter.get(key) or 0),  # type: ignore[arg-type]
+                lambda: int(counter.get(key) or 0),
                 tasks=tasks,
                 repeat=repeat,
                 reset=lambda: counter.set(key, 0),
