@@ -288,5 +288,9 @@ class TaskiqEndpointRegistrar(ITaskEndpointRegistrar):
         ) -> object:
             return await endpoint(args, kwargs, _spakky_taskiq_context)
 
+        # taskiq's receiver would validate every positional argument against
+        # ``Any`` (a pydantic round per argument that changes nothing); the
+        # endpoint checks the arguments against the method itself.
+        del run.__annotations__["args"]
         setattr(run, ENDPOINT_MARK, True)
         broker.register_task(named_after(binding, run), task_name=binding.name)
