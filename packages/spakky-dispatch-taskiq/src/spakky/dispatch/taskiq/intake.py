@@ -82,7 +82,8 @@ def admit_delivery(broker: AsyncBroker, data: bytes) -> TaskiqMessage | Refusal:
                 reason="carries taskiq's ack_type label, which spakky-taskiq never sends",
                 message=message,
             )
-        if not _seconds(message.labels.get(TIMEOUT_LABEL, 1)):
+        labels = message.labels
+        if TIMEOUT_LABEL in labels and not _seconds(labels[TIMEOUT_LABEL]):
             return Refusal(
                 reason="carries taskiq's timeout label without a number of seconds",
                 message=message,
