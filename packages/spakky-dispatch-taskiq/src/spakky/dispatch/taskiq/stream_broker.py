@@ -147,7 +147,11 @@ class RedisStreamQueueBroker(RedisStreamBroker):
         self._acking: list[tuple[bytes, asyncio.Future[None]]] = []
         self._acker: asyncio.Task[None] | None = None
         self._renewer: asyncio.Task[None] | None = None
-        self._redis = Redis(connection_pool=self.connection_pool)
+        # One connection kept for this worker's own commands (acknowledgements,
+        # renewals): no pool checkout per command.
+        self._redis = Redis(
+            connection_pool=self.connection_pool, single_connection_client=True
+        )
         self._ack_script: AsyncScript | None = self._redis.register_script(ACK_SCRIPT)
 
     @override
@@ -188,7 +192,12 @@ class RedisStreamQueueBroker(RedisStreamBroker):
             await self._forget_dead_consumers()
         claim_every = min(self.redelivery_timeout / 4, 5.0)
         next_claim = 0.0
-        async with Redis(connection_pool=self.connection_pool) as redis:
+        # One connection for this listen's reads, taken by its first command
+        # (so an unreachable Redis is retried like any other outage).
+        redis = Redis(
+            connection_pool=self.connection_pool, single_connection_client=True
+        )
+        try:
             while True:
                 try:
                     if time.monotonic() >= next_claim:
@@ -219,6 +228,8 @@ class RedisStreamQueueBroker(RedisStreamBroker):
                     self._held.update(entry_id for entry_id, _ in entries)  # renewed
                     for entry_id, fields in entries:
                         yield self._delivery(entry_id, fields, deliveries=1)
+        finally:
+            await redis.aclose()
 
     async def _claim_idle(self, redis: Redis) -> StreamDelivery | None:
         """Take over one entry nobody renewed for ``redelivery_timeout``.
