@@ -490,6 +490,9 @@ def test_stream_ack_script_refused_expect_transaction_and_one_line(
             for _ in range(2):
                 await (await _next(deliveries)).ack()
             assert worker._ack_script is None
+            await worker.shutdown()
+            await worker.startup()  # started again: still no script
+            assert worker._ack_script is None
         finally:
             await worker.shutdown()
 

@@ -147,12 +147,15 @@ class RedisStreamQueueBroker(RedisStreamBroker):
         self._acking: list[tuple[bytes, asyncio.Future[None]]] = []
         self._acker: asyncio.Task[None] | None = None
         self._renewer: asyncio.Task[None] | None = None
-        # One connection kept for this worker's own commands (acknowledgements,
-        # renewals): no pool checkout per command.
-        self._redis = Redis(
+        self._redis = self._own_client()
+        self._ack_script: AsyncScript | None = self._redis.register_script(ACK_SCRIPT)
+
+    def _own_client(self) -> Redis:
+        """A client keeping one connection for this broker's own commands
+        (acknowledgements, renewals): no pool checkout per command."""
+        return Redis(
             connection_pool=self.connection_pool, single_connection_client=True
         )
-        self._ack_script: AsyncScript | None = self._redis.register_script(ACK_SCRIPT)
 
     @override
     async def startup(self) -> None:
@@ -163,6 +166,10 @@ class RedisStreamQueueBroker(RedisStreamBroker):
                 other than a stream (the list of the list broker, say).
         """
         await super().startup()
+        # A client of this start's loop (its connection lock is bound to one).
+        self._redis = self._own_client()
+        if self._ack_script is not None:
+            self._ack_script = self._redis.register_script(ACK_SCRIPT)
         kind = await self._redis.type(self.queue_name)
         if kind not in (b"stream", "stream"):
             found = kind.decode() if isinstance(kind, bytes) else str(kind)
@@ -182,6 +189,7 @@ class RedisStreamQueueBroker(RedisStreamBroker):
         if self._renewer is not None:
             self._renewer.cancel()
             self._renewer = None
+        await self._redis.aclose()  # its kept connection back to the pool
         await super().shutdown()
 
     @override
