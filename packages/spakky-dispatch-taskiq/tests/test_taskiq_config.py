@@ -118,9 +118,9 @@ def test_build_broker_redis_expect_stream_queue_on_configured_queue(
     """redis:// gives the acknowledged stream broker on SPAKKY_TASKIQ__QUEUE.
 
     One consumer group reading from the start of the stream (so messages sent
-    before the first worker are not skipped), up to ten entries per read, the
-    redelivery timeout and delivery limit from the settings, dead letters
-    beside the queue, no result backend.
+    before the first worker are not skipped), up to 100 entries per read
+    (``STREAM_READ_COUNT``), the redelivery timeout and delivery limit from the
+    settings, dead letters beside the queue, no result backend.
     """
     broker = build_broker(
         make_config(broker_url="redis://127.0.0.1:6379/3", queue="mail")
@@ -128,7 +128,11 @@ def test_build_broker_redis_expect_stream_queue_on_configured_queue(
     assert isinstance(broker, RedisStreamQueueBroker)
     assert broker.queue_name == "mail"
     assert (broker.consumer_group_name, broker.consumer_id) == ("spakky-taskiq", "0")
-    assert (broker.count, broker.block) == (10, 1000)
+    assert (broker.count, broker.block) == (100, 1000)
+    fewer = build_broker(
+        make_config(broker_url="redis://127.0.0.1:6379/3", stream_read_count="7")
+    )
+    assert fewer.count == 7  # type: ignore[attr-defined]
     assert (broker.redelivery_timeout, broker.idle_timeout) == (60.0, 60000)
     assert broker.max_deliveries == 5
     assert broker.dead_letters == "mail.dead_letter"

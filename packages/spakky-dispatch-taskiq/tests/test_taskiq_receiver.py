@@ -14,6 +14,7 @@ from taskiq import (
     TaskiqMessage,
     TaskiqMiddleware,
 )
+from taskiq.formatters.json_formatter import JSONFormatter
 from taskiq.result_backends.dummy import DummyResultBackend
 
 from spakky.dispatch.core import TaskNotRegisteredError
@@ -24,7 +25,7 @@ from spakky.dispatch.taskiq import (
     GuardedReceiver,
     PromptReceiver,
 )
-from spakky.dispatch.taskiq.receiver import _wake_until
+from spakky.dispatch.taskiq.receiver import HandOffFormatter, _wake_until
 
 from .taskiq_fakes import RecordingBroker
 
@@ -254,3 +255,70 @@ def test_guarded_good_message_expect_run_and_acknowledged() -> None:
     assert ran == ["ada"]
     assert (settled.acks, settled.rejects) == (1, [])
     assert _stored(broker).return_value == "ada"
+
+
+class CountingFormatter(JSONFormatter):
+    """taskiq's JSON formatter, counting the messages it decodes."""
+
+    def __init__(self) -> None:
+        self.decoded = 0
+
+    def loads(self, message: bytes) -> TaskiqMessage:
+        self.decoded += 1
+        return super().loads(message)
+
+
+def test_guarded_message_expect_decoded_once_and_run() -> None:
+    """taskiq's receiver gets the message the check decoded; the formatter is
+    wrapped once however many receivers the broker has."""
+    ran: list[object] = []
+    broker = _worker(ran)
+    counting = CountingFormatter()
+    broker.formatter = counting
+    settled = Settled()
+
+    async def scenario() -> None:
+        receiver = GuardedReceiver(broker, max_async_tasks=1)
+        GuardedReceiver(broker, max_async_tasks=1)
+        assert isinstance(broker.formatter, HandOffFormatter)
+        assert broker.formatter.inner is counting
+        await receiver.callback(_delivery(_message(), settled))
+        await receiver.callback(_message(task_id="t-2"))
+
+    asyncio.run(scenario())
+    assert (ran, counting.decoded, settled.acks) == (["ada", "ada"], 2, 1)
+    assert _stored(broker, "t-2").return_value == "ada"
+
+
+def test_guarded_formatter_replaced_expect_decoded_twice_and_run() -> None:
+    """A formatter set after the receiver was made is used as it is."""
+    ran: list[object] = []
+    broker = _worker(ran)
+
+    async def scenario() -> CountingFormatter:
+        receiver = GuardedReceiver(broker, max_async_tasks=1)
+        broker.formatter = counting = CountingFormatter()
+        await receiver.callback(_message())
+        return counting
+
+    assert asyncio.run(scenario()).decoded == 2
+    assert ran == ["ada"]
+
+
+def test_hand_off_formatter_expect_only_the_handed_bytes_taken_once() -> None:
+    """Other bytes are decoded; handed bytes once; an untaken hand-off is
+    forgotten; sending is the wrapped formatter's."""
+    inner = CountingFormatter()
+    formatter = HandOffFormatter(inner)
+    data = _message()
+    handed = inner.loads(data)
+    formatter.hand(data, handed)
+    assert formatter.loads(_message()) is not handed  # equal bytes, not these
+    assert formatter.loads(data) is handed
+    assert formatter.loads(data) is not handed  # taken already
+    formatter.take_back(data)
+    formatter.hand(data, handed)
+    formatter.take_back(_message())  # not these bytes: kept
+    formatter.take_back(data)
+    assert formatter.loads(data) is not handed
+    assert formatter.dumps(handed).message == inner.dumps(handed).message

@@ -434,3 +434,178 @@ def test_stream_other_message_never_settled_expect_isolation_gives_up(
             await alive.shutdown()
 
     assert 0.3 <= asyncio.run(scenario()) < 3.0
+
+
+def test_stream_acks_at_once_expect_one_round_trip_all_deleted(queue: str) -> None:
+    """Acknowledgements made together go in one round trip; shutdown sends them."""
+
+    async def scenario() -> list[list[bytes]]:
+        worker = _stream(queue)
+        await worker.startup()
+        sent: list[list[bytes]] = []
+        ack_entries = worker._ack_entries
+
+        async def counted(entries: list[bytes]) -> None:
+            sent.append(entries)
+            await ack_entries(entries)
+
+        worker._ack_entries = counted
+        try:
+            for job in ("a", "b", "c"):
+                await _send(worker, job)
+            deliveries = worker.listen()
+            got = [await _next(deliveries) for _ in range(3)]
+            await asyncio.gather(*(delivery.ack() for delivery in got[:2]))
+            last = asyncio.ensure_future(got[2].ack())
+            await asyncio.sleep(0)  # on its way, not yet sent
+        finally:
+            await worker.shutdown()
+        assert last.done()
+        assert not worker._held
+        return sent
+
+    sent = asyncio.run(scenario())
+    assert [len(entries) for entries in sent] == [2, 1]
+    assert (_client().xlen(queue), _pending(queue)) == (0, 0)
+
+
+def test_stream_ack_script_refused_expect_transaction_and_one_line(
+    queue: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where Redis refuses scripts, entries are acknowledged with MULTI/EXEC."""
+
+    async def refuse(**_: object) -> None:
+        raise redis.exceptions.ResponseError(
+            "NOPERM User w has no permissions to run the 'evalsha' command"
+        )
+
+    async def scenario() -> None:
+        worker = _stream(queue)
+        await worker.startup()
+        worker._ack_script = refuse
+        try:
+            for job in ("a", "b"):
+                await _send(worker, job)
+            deliveries = worker.listen()
+            for _ in range(2):
+                await (await _next(deliveries)).ack()
+            assert worker._ack_script is None
+            await worker.shutdown()
+            await worker.startup()  # started again: still no script
+            assert worker._ack_script is None
+        finally:
+            await worker.shutdown()
+
+    with caplog.at_level(logging.WARNING, logger=stream_broker.__name__):
+        asyncio.run(scenario())
+    [record] = caplog.records
+    assert record.getMessage().startswith(
+        "Redis refused the acknowledgement script (NOPERM User w has no"
+    )
+    assert (_client().xlen(queue), _pending(queue)) == (0, 0)
+
+
+def test_stream_ack_failed_expect_error_raised_entry_left_pending(queue: str) -> None:
+    """A failed acknowledgement raises in its waiter; the entry stays pending."""
+
+    async def fail(**_: object) -> None:
+        raise redis.exceptions.ResponseError("ERR something else")
+
+    async def scenario() -> None:
+        worker = _stream(queue)
+        await worker.startup()
+        worker._ack_script = fail
+        try:
+            await _send(worker, "a")
+            delivery = await _next(worker.listen())
+            with pytest.raises(redis.exceptions.ResponseError, match="something"):
+                await delivery.ack()
+            assert worker._ack_script is fail
+            assert not worker._held
+        finally:
+            await worker.shutdown()
+
+    asyncio.run(scenario())
+    assert (_client().xlen(queue), _pending(queue)) == (1, 1)
+
+
+def test_stream_ack_sender_stopped_expect_waiters_cancelled() -> None:
+    """A stopped acknowledgement sender cancels its waiters (the entries come
+    back, as from a stopped worker); the next acknowledgement starts a new one."""
+
+    async def scenario() -> None:
+        broker = _stream("q", url=CLOSED)
+        sent: list[list[bytes]] = []
+
+        async def record(entries: list[bytes]) -> None:
+            sent.append(entries)
+
+        broker._ack_entries = record
+        broker._held.update({b"1-0", b"2-0"})
+        first = asyncio.ensure_future(broker._ack(b"1-0"))
+        await asyncio.sleep(0)  # queued; its sender not started yet
+        stopped = broker._acker
+        assert stopped is not None
+        stopped.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        assert (broker._acker, broker._held) == (None, {b"2-0"})
+        await broker._ack(b"2-0")
+        assert (sent, broker._held) == ([[b"2-0"]], set())
+        old_sender_done = asyncio.get_running_loop().create_future()
+        broker._acks_sent(old_sender_done)  # type: ignore[arg-type]  # not current
+        await broker.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_stream_ack_sender_stopped_mid_send_expect_batch_cancelled() -> None:
+    """A sender stopped while its batch is on its way cancels that batch's waiters."""
+
+    async def scenario() -> None:
+        broker = _stream("q", url=CLOSED)
+        started = asyncio.Event()
+
+        async def hang(entries: list[bytes]) -> None:
+            started.set()
+            await asyncio.sleep(60)
+
+        broker._ack_entries = hang
+        broker._held.add(b"1-0")
+        waiter = asyncio.ensure_future(broker._ack(b"1-0"))
+        await started.wait()
+        sender = broker._acker
+        assert sender is not None
+        sender.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        assert (broker._acker, broker._held) == (None, set())
+        await broker.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_stream_ack_waiter_cancelled_expect_entry_still_acknowledged() -> None:
+    """A waiter cancelled while its batch is on its way does not stop the batch."""
+
+    async def scenario() -> None:
+        broker = _stream("q", url=CLOSED)
+        release = asyncio.Event()
+        sent: list[list[bytes]] = []
+
+        async def gated(entries: list[bytes]) -> None:
+            await release.wait()
+            sent.append(entries)
+
+        broker._ack_entries = gated
+        broker._held.add(b"1-0")
+        waiter = asyncio.ensure_future(broker._ack(b"1-0"))
+        await asyncio.sleep(0.01)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        release.set()
+        await broker.shutdown()
+        assert (sent, broker._held, broker._acker) == ([[b"1-0"]], set(), None)
+
+    asyncio.run(scenario())

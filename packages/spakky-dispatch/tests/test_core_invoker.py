@@ -4,6 +4,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar, copy_context
 from types import MappingProxyType
 from typing import Any, ClassVar, override
 
@@ -29,6 +30,7 @@ from spakky.dispatch.core.adapter import (
     TaskRegistry,
     task_name_for,
 )
+from spakky.dispatch.core.invoker import run_in_context
 
 from .dispatch_core_support import Harness, running_app
 
@@ -412,3 +414,45 @@ def test_invoker_prototype_handler_expect_new_instance_per_task() -> None:
     assert isinstance(first, PrototypeTasks)
     assert isinstance(second, PrototypeTasks)
     assert first is not second
+
+
+_STEP: "ContextVar[str]" = ContextVar("test_step", default="outside")
+
+
+def test_run_in_context_expect_steps_in_context_futures_and_errors_passed() -> None:
+    """Each step runs in the given context; awaited futures, their errors and a
+    cancellation of the awaiting task reach the coroutine as they would inline."""
+
+    async def inner(gate: "asyncio.Future[str]", seen: list[str]) -> str:
+        _STEP.set("inside")
+        await asyncio.sleep(0)  # a bare yield to the loop
+        seen.append(_STEP.get())
+        try:
+            return await gate
+        except ValueError as error:
+            seen.append(f"raised {error}")
+            await asyncio.sleep(3600)  # cancelled here
+            raise
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    async def scenario() -> list[str]:
+        loop = asyncio.get_running_loop()
+        seen: list[str] = []
+        gate: asyncio.Future[str] = loop.create_future()
+        loop.call_later(0.01, gate.set_result, "done")
+        assert await run_in_context(copy_context(), inner(gate, seen)) == "done"
+        assert _STEP.get() == "outside"
+        failing: asyncio.Future[str] = loop.create_future()
+        loop.call_later(0.01, failing.set_exception, ValueError("boom"))
+        awaiting = asyncio.ensure_future(
+            run_in_context(copy_context(), inner(failing, seen))
+        )
+        await asyncio.sleep(0.05)
+        awaiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await awaiting
+        return seen
+
+    assert asyncio.run(scenario()) == ["inside", "inside", "raised boom"]

@@ -68,6 +68,7 @@ def build_broker(config: TaskiqConfig) -> AsyncBroker:
             queue_name=config.queue,
             redelivery_timeout=config.redelivery_timeout,
             max_deliveries=config.max_deliveries,
+            read_count=config.stream_read_count,
             socket_connect_timeout=config.connect_timeout,
         )
     elif scheme in AMQP_SCHEMES:

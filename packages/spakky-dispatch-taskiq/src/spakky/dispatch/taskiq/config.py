@@ -50,6 +50,9 @@ class TaskiqConfig(BaseSettings):
     max_deliveries: int = Field(default=5, ge=1)
     """Redis stream and RabbitMQ quorum queue: deliveries of one message (a task that kills its worker every time) before it is dead-lettered instead."""
 
+    stream_read_count: int = Field(default=100, ge=1, le=10_000)
+    """Redis stream: entries a worker reads at most per round trip; read entries wait (renewed) for a free slot of the worker, so a lower value leaves more for other workers when tasks are long."""
+
     rabbitmq_queue_type: Literal["quorum", "classic"] = "quorum"
     """RabbitMQ: type of the queue; ``classic`` counts no deliveries, so ``MAX_DELIVERIES`` does not apply to it."""
 

@@ -54,6 +54,9 @@ logger = getLogger(__name__)
 ENDPOINT_MARK = "__spakky_taskiq_endpoint__"
 """Attribute set on every function this registrar registers with a broker."""
 
+_NO_CONTROL = Control()
+"""The control of a message without labels: run now, no retries yet."""
+
 CONTEXT_PARAMETER = "_spakky_taskiq_context"
 """Keyword parameter of every endpoint that taskiq fills with its ``Context``;
 no message may carry a keyword argument of that name."""
@@ -94,7 +97,8 @@ class TaskiqEndpoint:
         """
         message = context.message
         self._check_arguments(args, kwargs)
-        control = Control.of(message.labels)
+        labels = message.labels
+        control = Control.of(labels) if labels else _NO_CONTROL
         self._check_expiry(message, control)
         if control.eta is not None and (wait := control.eta - time.time()) > 0:
             await asyncio.sleep(wait)
@@ -136,7 +140,7 @@ class TaskiqEndpoint:
                 value = await self._invoker.invoke_async(*call)
             finally:
                 DEFERRED_SENDS.reset(collecting)
-                failed = await settle_sends(sends)
+                failed = await settle_sends(sends) if sends else None
             if failed is not None:
                 raise failed
             return value
@@ -288,5 +292,9 @@ class TaskiqEndpointRegistrar(ITaskEndpointRegistrar):
         ) -> object:
             return await endpoint(args, kwargs, _spakky_taskiq_context)
 
+        # taskiq's receiver would validate every positional argument against
+        # ``Any`` (a pydantic round per argument that changes nothing); the
+        # endpoint checks the arguments against the method itself.
+        del run.__annotations__["args"]
         setattr(run, ENDPOINT_MARK, True)
         broker.register_task(named_after(binding, run), task_name=binding.name)

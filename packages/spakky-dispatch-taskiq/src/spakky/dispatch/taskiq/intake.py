@@ -42,6 +42,12 @@ class Refusal:
 
 def check_delivery(broker: AsyncBroker, data: bytes) -> Refusal | None:
     """Decode ``data`` as ``broker``'s receiver will; None when it may run."""
+    admitted = admit_delivery(broker, data)
+    return admitted if isinstance(admitted, Refusal) else None
+
+
+def admit_delivery(broker: AsyncBroker, data: bytes) -> TaskiqMessage | Refusal:
+    """``check_delivery``, giving the decoded message when it may run."""
     try:
         message = broker.formatter.loads(data)
     except Exception as error:
@@ -76,7 +82,8 @@ def check_delivery(broker: AsyncBroker, data: bytes) -> Refusal | None:
                 reason="carries taskiq's ack_type label, which spakky-taskiq never sends",
                 message=message,
             )
-        if not _seconds(message.labels.get(TIMEOUT_LABEL, 1)):
+        labels = message.labels
+        if TIMEOUT_LABEL in labels and not _seconds(labels[TIMEOUT_LABEL]):
             return Refusal(
                 reason="carries taskiq's timeout label without a number of seconds",
                 message=message,
@@ -86,7 +93,7 @@ def check_delivery(broker: AsyncBroker, data: bytes) -> Refusal | None:
                 reason=f"carries the reserved keyword argument {CONTEXT_PARAMETER}",
                 message=message,
             )
-    return None
+    return message
 
 
 def _seconds(value: object) -> bool:

@@ -8,7 +8,7 @@ short timer running until shutdown is asked for, so a stopped worker stops at
 once.
 
 ``GuardedReceiver`` (the default of ``spakky-taskiq worker``) also checks every
-message before taskiq's receiver runs it (``intake.check_delivery``). taskiq
+message before taskiq's receiver runs it (``intake.admit_delivery``). taskiq
 alone logs an undecodable message with its bytes and drops it, and lets some
 bad messages (an invalid ``ack_type`` label, a keyword argument colliding with
 the endpoint's own) escape its callback unacknowledged, so they come back
@@ -21,7 +21,14 @@ import asyncio
 from logging import getLogger
 from typing import Any, override
 
-from taskiq import AckableMessage, AsyncBroker, TaskiqResult
+from taskiq import (
+    AckableMessage,
+    AsyncBroker,
+    BrokerMessage,
+    TaskiqMessage,
+    TaskiqResult,
+)
+from taskiq.abc.formatter import TaskiqFormatter
 from taskiq.receiver import Receiver
 from taskiq.result_backends.dummy import DummyResultBackend
 from taskiq.utils import maybe_awaitable
@@ -33,7 +40,7 @@ from spakky.dispatch.core.adapter import (
 )
 from spakky.dispatch.taskiq.delivery import Delivery, describe
 from spakky.dispatch.taskiq.error import DeliveryRefusedError
-from spakky.dispatch.taskiq.intake import Refusal, check_delivery
+from spakky.dispatch.taskiq.intake import Refusal, admit_delivery
 
 logger = getLogger(__name__)
 
@@ -54,7 +61,17 @@ class PromptReceiver(Receiver):
 
 
 class GuardedReceiver(PromptReceiver):
-    """A ``PromptReceiver`` that refuses what it must not run, one line each."""
+    """A ``PromptReceiver`` that refuses what it must not run, one line each.
+
+    Each message is decoded once: the broker's formatter is wrapped
+    (``HandOffFormatter``) so that taskiq's receiver gets the message the
+    check decoded instead of decoding the same bytes again.
+    """
+
+    def __init__(self, broker: AsyncBroker, *args: Any, **kwargs: Any) -> None:
+        super().__init__(broker, *args, **kwargs)
+        if not isinstance(broker.formatter, HandOffFormatter):
+            broker.formatter = HandOffFormatter(broker.formatter)
 
     @override
     async def callback(
@@ -67,15 +84,65 @@ class GuardedReceiver(PromptReceiver):
         left unacknowledged.
         """
         data = message.data if isinstance(message, AckableMessage) else message
-        refusal = check_delivery(self.broker, data)
-        if refusal is not None:
-            await refuse(self.broker, message, refusal)
+        admitted = admit_delivery(self.broker, data)
+        if isinstance(admitted, Refusal):
+            await refuse(self.broker, message, admitted)
             return
+        formatter = self.broker.formatter
+        handoff = formatter if isinstance(formatter, HandOffFormatter) else None
+        if handoff is not None:
+            handoff.hand(data, admitted)
         try:
             await super().callback(message, raise_err)
         except Exception as error:
             reason = f"handling it failed ({type(error).__name__})"
             await refuse(self.broker, message, Refusal(reason=reason))
+        finally:
+            if handoff is not None:
+                handoff.take_back(data)
+
+
+class HandOffFormatter(TaskiqFormatter):
+    """A broker's formatter that hands over a message decoded already.
+
+    ``hand(data, message)`` makes the next ``loads(data)`` of those very bytes
+    (taskiq's receiver, right after the check) return ``message``; every other
+    call is the wrapped formatter's.
+    """
+
+    __slots__ = ("_data", "_message", "inner")
+
+    inner: TaskiqFormatter
+    """The wrapped formatter."""
+
+    _data: bytes | None
+    _message: TaskiqMessage | None
+
+    def __init__(self, inner: TaskiqFormatter) -> None:
+        self.inner = inner
+        self._data = None
+        self._message = None
+
+    def hand(self, data: bytes, message: TaskiqMessage) -> None:
+        """Let the next ``loads(data)`` return ``message``."""
+        self._data, self._message = data, message
+
+    def take_back(self, data: bytes) -> None:
+        """Forget what ``hand(data, ...)`` left, if it was not taken."""
+        if self._data is data:
+            self._data = self._message = None
+
+    @override
+    def dumps(self, message: TaskiqMessage) -> BrokerMessage:
+        return self.inner.dumps(message)
+
+    @override
+    def loads(self, message: bytes) -> TaskiqMessage:
+        handed = self._message
+        if handed is not None and message is self._data:
+            self._data = self._message = None
+            return handed
+        return self.inner.loads(message)
 
 
 async def refuse(

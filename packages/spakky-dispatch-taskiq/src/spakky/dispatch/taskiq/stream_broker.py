@@ -2,11 +2,13 @@
 
 Sending is taskiq-redis's ``RedisStreamBroker.kick`` (``XADD`` to the stream
 named after the queue). Receiving is this module's: workers read the stream
-through one consumer group, ``XREADGROUP`` up to ten entries at a time, and an
-entry stays pending (owned by its worker) until the receiver acknowledges it, which
-taskiq does after the task ran and its result was stored. Then the entry is
-acknowledged and deleted in one transaction, so the stream holds only work not
-yet done.
+through one consumer group, ``XREADGROUP`` up to ``read_count`` (100) entries
+at a time, and an entry stays pending (owned by its worker) until the receiver
+acknowledges it, which taskiq does after the task ran and its result was
+stored. Then the entry is acknowledged and deleted at once (``XACK`` and
+``XDEL`` in one script, atomically), so the stream holds only work not yet
+done; entries acknowledged while another acknowledgement is on its way go
+together in the next round trip.
 
 - **A worker that dies** (killed, out of memory, its machine gone) leaves its
   entries pending. A live worker renews its hold on every entry it has every
@@ -41,8 +43,9 @@ from logging import getLogger
 from typing import Any, override
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq_redis import RedisStreamBroker
 
@@ -66,8 +69,22 @@ DATA_FIELD = b"data"
 RECLAIM_BATCH = 10
 """Idle entries one worker looks at at a time (it takes over one of them)."""
 
-READ_COUNT = 10
-"""Entries one read takes at most; those not yet handed out are renewed too."""
+READ_COUNT = 100
+"""Entries one read takes at most, unless the broker is given ``read_count``
+(taskiq-redis's default too); those not yet handed out are renewed as well."""
+
+ACK_BATCH = 500
+"""Entries acknowledged (and deleted) in one round trip at most."""
+
+ACK_SCRIPT = """
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
+return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
+"""
+"""Acknowledges (group ``ARGV[1]``) and deletes entries ``ARGV[2:]`` of stream
+``KEYS[1]``; a script runs atomically, as ``MULTI``/``EXEC`` would."""
+
+ACK_DRAIN_TIMEOUT = 5.0
+"""Seconds shutdown waits for acknowledgements on their way."""
 
 READ_BLOCK = 1.0
 """Longest wait of one stream read, seconds."""
@@ -110,6 +127,7 @@ class RedisStreamQueueBroker(RedisStreamBroker):
         queue_name: str,
         redelivery_timeout: float,
         max_deliveries: int,
+        read_count: int = READ_COUNT,
         **connection_kwargs: Any,
     ) -> None:
         super().__init__(
@@ -118,7 +136,7 @@ class RedisStreamQueueBroker(RedisStreamBroker):
             consumer_group_name=CONSUMER_GROUP,
             consumer_id="0",  # a group made after the first sends still sees them
             xread_block=int(min(READ_BLOCK, redelivery_timeout / 4) * 1000) or 1,
-            xread_count=READ_COUNT,
+            xread_count=read_count,
             idle_timeout=int(redelivery_timeout * 1000),
             **connection_kwargs,
         )
@@ -126,8 +144,18 @@ class RedisStreamQueueBroker(RedisStreamBroker):
         self.max_deliveries = max_deliveries
         self.dead_letters = dead_letter_name(queue_name)
         self._held: set[bytes] = set()
+        self._acking: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._acker: asyncio.Task[None] | None = None
         self._renewer: asyncio.Task[None] | None = None
-        self._redis = Redis(connection_pool=self.connection_pool)
+        self._redis = self._own_client()
+        self._ack_script: AsyncScript | None = self._redis.register_script(ACK_SCRIPT)
+
+    def _own_client(self) -> Redis:
+        """A client keeping one connection for this broker's own commands
+        (acknowledgements, renewals): no pool checkout per command."""
+        return Redis(
+            connection_pool=self.connection_pool, single_connection_client=True
+        )
 
     @override
     async def startup(self) -> None:
@@ -138,6 +166,10 @@ class RedisStreamQueueBroker(RedisStreamBroker):
                 other than a stream (the list of the list broker, say).
         """
         await super().startup()
+        # A client of this start's loop (its connection lock is bound to one).
+        self._redis = self._own_client()
+        if self._ack_script is not None:
+            self._ack_script = self._redis.register_script(ACK_SCRIPT)
         kind = await self._redis.type(self.queue_name)
         if kind not in (b"stream", "stream"):
             found = kind.decode() if isinstance(kind, bytes) else str(kind)
@@ -150,10 +182,14 @@ class RedisStreamQueueBroker(RedisStreamBroker):
 
     @override
     async def shutdown(self) -> None:
-        """Stop renewing held entries, then close the connections."""
+        """Send the acknowledgements on their way, stop renewing held entries,
+        then close the connections."""
+        if self._acker is not None:
+            await asyncio.wait([self._acker], timeout=ACK_DRAIN_TIMEOUT)
         if self._renewer is not None:
             self._renewer.cancel()
             self._renewer = None
+        await self._redis.aclose()  # its kept connection back to the pool
         await super().shutdown()
 
     @override
@@ -164,7 +200,12 @@ class RedisStreamQueueBroker(RedisStreamBroker):
             await self._forget_dead_consumers()
         claim_every = min(self.redelivery_timeout / 4, 5.0)
         next_claim = 0.0
-        async with Redis(connection_pool=self.connection_pool) as redis:
+        # One connection for this listen's reads, taken by its first command
+        # (so an unreachable Redis is retried like any other outage).
+        redis = Redis(
+            connection_pool=self.connection_pool, single_connection_client=True
+        )
+        try:
             while True:
                 try:
                     if time.monotonic() >= next_claim:
@@ -195,6 +236,8 @@ class RedisStreamQueueBroker(RedisStreamBroker):
                     self._held.update(entry_id for entry_id, _ in entries)  # renewed
                     for entry_id, fields in entries:
                         yield self._delivery(entry_id, fields, deliveries=1)
+        finally:
+            await redis.aclose()
 
     async def _claim_idle(self, redis: Redis) -> StreamDelivery | None:
         """Take over one entry nobody renewed for ``redelivery_timeout``.
@@ -275,14 +318,72 @@ class RedisStreamQueueBroker(RedisStreamBroker):
             await asyncio.sleep(SETTLE_POLL)
 
     async def _ack(self, entry_id: bytes) -> None:
-        """Acknowledge and delete the entry: its work is done."""
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.xack(self.queue_name, self.consumer_group_name, entry_id)
-                pipe.xdel(self.queue_name, entry_id)
-                await pipe.execute()
-        finally:
-            self._held.discard(entry_id)
+        """Acknowledge and delete the entry: its work is done.
+
+        Returns once Redis has done both. Entries acknowledged while another
+        acknowledgement is on its way go together in the next round trip
+        (``_send_acks``), so a busy worker pays one round trip for many.
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._acking.append((entry_id, done))
+        if self._acker is None or self._acker.done():
+            self._acker = acker = asyncio.ensure_future(self._send_acks())
+            acker.add_done_callback(self._acks_sent)
+        await done
+
+    async def _send_acks(self) -> None:
+        """Acknowledge and delete the waiting entries, up to ``ACK_BATCH`` per
+        round trip, until none wait; each waiter learns how its own batch went."""
+        while self._acking:
+            batch = self._acking[:ACK_BATCH]
+            del self._acking[:ACK_BATCH]
+            try:
+                await self._ack_entries([entry_id for entry_id, _ in batch])
+            except Exception as error:
+                _settle(batch, self._held, error)
+                continue
+            except BaseException:
+                _settle(batch, self._held, None, cancel=True)
+                raise
+            _settle(batch, self._held, None)
+
+    def _acks_sent(self, acker: "asyncio.Task[None]") -> None:
+        """Forget the finished sender; if it was stopped, so are its waiters
+        (their entries stay pending and come back, as from a stopped worker)."""
+        if self._acker is not acker:
+            return  # a new sender took over, waiters included
+        self._acker = None
+        if acker.cancelled():
+            waiting = self._acking[:]
+            self._acking.clear()
+            _settle(waiting, self._held, None, cancel=True)
+
+    async def _ack_entries(self, entries: list[bytes]) -> None:
+        """``XACK`` then ``XDEL`` ``entries``, atomically, in one round trip.
+
+        One script call (one command, one reply) costs the worker less than a
+        ``MULTI`` pipeline; where scripts are not allowed (an ACL without
+        ``EVALSHA``, say), the pipeline is used from then on.
+        """
+        if self._ack_script is not None:
+            try:
+                await self._ack_script(
+                    keys=[self.queue_name], args=[self.consumer_group_name, *entries]
+                )
+                return
+            except ResponseError as error:
+                if not _script_refused(error):
+                    raise
+                self._ack_script = None
+                logger.warning(
+                    "Redis refused the acknowledgement script (%s); acknowledging "
+                    "with MULTI/EXEC instead",
+                    printable(str(error), 120),
+                )
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xack(self.queue_name, self.consumer_group_name, *entries)
+            pipe.xdel(self.queue_name, *entries)
+            await pipe.execute()
 
     async def _reject(
         self, entry_id: bytes, data: bytes, deliveries: int, reason: str
@@ -359,3 +460,29 @@ class RedisStreamQueueBroker(RedisStreamBroker):
                 printable(self.queue_name),
                 type(error).__name__,
             )
+
+
+def _settle(
+    batch: list[tuple[bytes, "asyncio.Future[None]"]],
+    held: set[bytes],
+    error: Exception | None,
+    *,
+    cancel: bool = False,
+) -> None:
+    """Tell every waiter of ``batch`` how its acknowledgement went."""
+    for entry_id, done in batch:
+        held.discard(entry_id)
+        if done.done():  # its waiter was cancelled
+            continue
+        if cancel:
+            done.cancel()
+        elif error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(None)
+
+
+def _script_refused(error: ResponseError) -> bool:
+    """Whether ``error`` says scripts may not run here (not that one failed)."""
+    text = str(error)
+    return text.startswith("NOPERM") or "unknown command" in text

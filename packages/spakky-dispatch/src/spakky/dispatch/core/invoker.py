@@ -1,9 +1,16 @@
 """The worker-side invocation pipeline: a received message runs its task."""
 
-import asyncio
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterator,
+    Mapping,
+)
 from contextlib import contextmanager
-from contextvars import copy_context
+from contextvars import Context, copy_context
+from types import coroutine
 from typing import Any, cast
 
 from spakky.core.pod.annotations.pod import Pod
@@ -153,17 +160,31 @@ class TaskInvoker(IApplicationContextAware):
         target = self._targets.get(task_name) or self._target(task_name)
         kwargs = _NO_KWARGS if kwargs is None else kwargs
         headers = _NO_KWARGS if headers is None else headers
-        with _retry_policy(target.task, retries):
-            if target.task.is_async:
-                # A task of its own (its own contextvars context), started at
-                # once: one that never suspends finishes without a loop turn.
-                return await asyncio.eager_task_factory(
-                    asyncio.get_running_loop(),
-                    self._call_async(target, args, kwargs, headers, task_id),
-                )
-            return copy_context().run(
-                self._call, target, args, kwargs, headers, task_id
+        task = target.task
+        if task.retry is None:  # no policy to apply: no guard around the run
+            return await self._run_here(target, args, kwargs, headers, task_id)
+        with _retry_policy(task, retries):
+            return await self._run_here(target, args, kwargs, headers, task_id)
+
+    def _run_here(
+        self,
+        target: "_Target",
+        args: tuple[object, ...],
+        kwargs: Mapping[str, object],
+        headers: Mapping[str, object],
+        task_id: str | None,
+    ) -> Awaitable[object]:
+        """What ``invoke_async`` awaits: the task in a context of its own."""
+        if target.task.is_async:
+            # In a contextvars context of its own, on the caller's task: no
+            # second asyncio task, so no loop turn to hand back the value.
+            return run_in_context(
+                copy_context(),
+                self._call_async(target, args, kwargs, headers, task_id),
             )
+        return _done(
+            copy_context().run(self._call, target, args, kwargs, headers, task_id)
+        )
 
     def _call(
         self,
@@ -286,3 +307,39 @@ def _retry_for(
         max_retries=policy.max_retries,
         final_error=error,
     )
+
+
+@coroutine
+def run_in_context(
+    context: Context, task: Coroutine[Any, Any, object]
+) -> Generator[Any, Any, object]:
+    """Await ``task`` with every step of it run in ``context``.
+
+    What the coroutine sets in context variables stays in ``context``, as in an
+    asyncio task of its own, but it runs on the awaiting task: what it awaits
+    is handed to that task's event loop unchanged (futures, bare yields), and
+    what the awaiting task is sent or thrown (a result, a cancellation) goes
+    on to the coroutine. ``context`` must not be entered elsewhere meanwhile.
+    """
+    send, throw = task.send, task.throw
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            if error is None:
+                step = context.run(send, value)
+            else:
+                step = context.run(throw, error)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            value, error = (yield step), None
+        except BaseException as thrown:  # cancellation, GeneratorExit: passed on
+            value, error = None, thrown
+
+
+@coroutine
+def _done(value: object) -> Generator[Any, Any, object]:
+    """An awaitable of ``value``, which is there already."""
+    return value
+    yield  # a generator: awaiting it gives ``value`` at once
