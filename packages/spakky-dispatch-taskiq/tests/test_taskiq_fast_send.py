@@ -35,6 +35,7 @@ from spakky.dispatch.taskiq.fast_send import (
     kick_of,
     plain,
 )
+from spakky.dispatch.taskiq.handoff import HandOffFormatter, unwrapped
 from spakky.dispatch.taskiq.sender import _MAX_CONTROLS
 
 from .conftest import ConfigFactory
@@ -251,6 +252,24 @@ def test_send_middleware_expect_public_path_through_it(
     assert "stamped" not in _body(broker, 0)["labels"]
     assert _body(broker, 1)["labels"]["stamped"] == "yes"
     assert stamp.after == 1
+
+
+def test_worker_handoff_formatter_expect_fast_path_same_message(
+    monkeypatch: pytest.MonkeyPatch, loops: Loops
+) -> None:
+    """In a worker the broker's formatter is wrapped in ``HandOffFormatter``; a
+    send made there (a task dispatching another) still takes the fast path and
+    sends what the wrapped formatter would."""
+    spy = Spy(monkeypatch)
+    broker = RecordingBroker()
+    inner = broker.formatter
+    broker.formatter = HandOffFormatter(inner)
+    assert unwrapped(broker.formatter) is inner
+    TaskiqTaskSender(loops(broker)).send(MESSAGE)
+    [built] = spy.fast
+    assert built is not None
+    assert inner.loads(broker.sent[0].message).args == ["ada", 2]
+    assert broker.sent[0] == built
 
 
 def test_other_formatter_expect_public_path(

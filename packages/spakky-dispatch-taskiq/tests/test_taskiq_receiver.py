@@ -25,7 +25,8 @@ from spakky.dispatch.taskiq import (
     GuardedReceiver,
     PromptReceiver,
 )
-from spakky.dispatch.taskiq.receiver import HandOffFormatter, _wake_until
+from spakky.dispatch.taskiq.handoff import HandOffFormatter
+from spakky.dispatch.taskiq.receiver import _wake_until
 
 from .taskiq_fakes import RecordingBroker
 

@@ -29,7 +29,8 @@ callbacks for each one) to send one ``XADD`` (``LPUSH`` for the list broker).
   ``Message`` and an ``Exchange`` per message; a priority or delay label takes
   the broker's own ``kick``.
 
-A broker whose formatter is not taskiq's ``ProxyFormatter``, or with a
+A broker whose formatter is not taskiq's ``ProxyFormatter`` (a worker's
+``HandOffFormatter`` around one counts as one), or with a
 middleware that sees sent messages (``pre_send`` / ``post_send``), takes the
 public path for that call.
 
@@ -68,6 +69,7 @@ from spakky.dispatch.core.adapter import (
     source_digest,
 )
 from spakky.dispatch.taskiq.broker import describe_broker
+from spakky.dispatch.taskiq.handoff import unwrapped
 from spakky.dispatch.taskiq.message import publish_error
 
 logger = logging.getLogger(__name__)
@@ -363,7 +365,7 @@ class FastSend:
         """What ``ProxyFormatter.dumps`` makes of this message, or None when
         this call must take the public path (see the module)."""
         broker = self._broker
-        formatter = broker.formatter
+        formatter = unwrapped(broker.formatter)
         if (
             type(formatter) is not ProxyFormatter
             or formatter.broker is not broker

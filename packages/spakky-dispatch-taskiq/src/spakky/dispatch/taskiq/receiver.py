@@ -24,11 +24,8 @@ from typing import Any, override
 from taskiq import (
     AckableMessage,
     AsyncBroker,
-    BrokerMessage,
-    TaskiqMessage,
     TaskiqResult,
 )
-from taskiq.abc.formatter import TaskiqFormatter
 from taskiq.receiver import Receiver
 from taskiq.result_backends.dummy import DummyResultBackend
 from taskiq.utils import maybe_awaitable
@@ -40,6 +37,7 @@ from spakky.dispatch.core.adapter import (
 )
 from spakky.dispatch.taskiq.delivery import Delivery, describe
 from spakky.dispatch.taskiq.error import DeliveryRefusedError
+from spakky.dispatch.taskiq.handoff import HandOffFormatter
 from spakky.dispatch.taskiq.intake import Refusal, admit_delivery
 
 logger = getLogger(__name__)
@@ -100,49 +98,6 @@ class GuardedReceiver(PromptReceiver):
         finally:
             if handoff is not None:
                 handoff.take_back(data)
-
-
-class HandOffFormatter(TaskiqFormatter):
-    """A broker's formatter that hands over a message decoded already.
-
-    ``hand(data, message)`` makes the next ``loads(data)`` of those very bytes
-    (taskiq's receiver, right after the check) return ``message``; every other
-    call is the wrapped formatter's.
-    """
-
-    __slots__ = ("_data", "_message", "inner")
-
-    inner: TaskiqFormatter
-    """The wrapped formatter."""
-
-    _data: bytes | None
-    _message: TaskiqMessage | None
-
-    def __init__(self, inner: TaskiqFormatter) -> None:
-        self.inner = inner
-        self._data = None
-        self._message = None
-
-    def hand(self, data: bytes, message: TaskiqMessage) -> None:
-        """Let the next ``loads(data)`` return ``message``."""
-        self._data, self._message = data, message
-
-    def take_back(self, data: bytes) -> None:
-        """Forget what ``hand(data, ...)`` left, if it was not taken."""
-        if self._data is data:
-            self._data = self._message = None
-
-    @override
-    def dumps(self, message: TaskiqMessage) -> BrokerMessage:
-        return self.inner.dumps(message)
-
-    @override
-    def loads(self, message: bytes) -> TaskiqMessage:
-        handed = self._message
-        if handed is not None and message is self._data:
-            self._data = self._message = None
-            return handed
-        return self.inner.loads(message)
 
 
 async def refuse(
