@@ -118,22 +118,39 @@ def control_labels(
     return labels
 
 
-def build_message(
-    message: TaskMessage, task_id: str, labels: Mapping[str, object]
-) -> TaskiqMessage:
-    """The ``TaskiqMessage`` of ``message`` with ``labels`` (headers included)."""
+def prepare_labels(
+    labels: Mapping[str, object],
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """``labels`` as taskiq sends them: the values and their ``LabelType``s."""
     prepared: dict[str, Any] = {}
     types: dict[str, int] = {}
     for name, value in labels.items():
         prepared[name], types[name] = prepare_label(value)
+    return prepared, types
+
+
+def taskiq_message(
+    message: TaskMessage,
+    task_id: str,
+    labels: dict[str, Any],
+    types: dict[str, int],
+) -> TaskiqMessage:
+    """The ``TaskiqMessage`` of ``message`` with labels prepared already."""
     return TaskiqMessage(
         task_id=task_id,
         task_name=message.task_name,
-        labels=prepared,
+        labels=labels,
         labels_types=types,
         args=list(message.args),
         kwargs=dict(message.kwargs),
     )
+
+
+def build_message(
+    message: TaskMessage, task_id: str, labels: Mapping[str, object]
+) -> TaskiqMessage:
+    """The ``TaskiqMessage`` of ``message`` with ``labels`` (headers included)."""
+    return taskiq_message(message, task_id, *prepare_labels(labels))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

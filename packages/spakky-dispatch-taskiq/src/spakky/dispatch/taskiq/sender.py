@@ -6,7 +6,6 @@ from functools import partial
 from typing import Any, Final, override
 
 from spakky.core.pod.annotations.pod import Pod
-from taskiq import TaskiqMessage
 from taskiq.labels import LabelType, prepare_label
 
 from spakky.dispatch.core.adapter import (
@@ -24,8 +23,10 @@ from spakky.dispatch.taskiq.message import (
     LABEL_PREFIX,
     RESERVED_LABELS,
     control_labels,
+    prepare_labels,
     publish,
     refuse_unsupported,
+    taskiq_message,
 )
 from spakky.dispatch.taskiq.result import TaskiqTaskResult, queue_of
 
@@ -37,14 +38,6 @@ _MAX_CONTROLS: Final = 1024
 
 type _Labels = tuple[dict[str, Any], dict[str, int]]
 """Prepared labels and their types, as ``TaskiqMessage`` carries them."""
-
-
-def _prepared(labels: dict[str, object]) -> _Labels:
-    values: dict[str, Any] = {}
-    types: dict[str, int] = {}
-    for name, value in labels.items():
-        values[name], types[name] = prepare_label(value)
-    return values, types
 
 
 def _timeless(options: DispatchOptions) -> bool:
@@ -141,14 +134,7 @@ class TaskiqTaskSender(ITaskSender, IAsyncTaskSender):
             )
             if wire is not None:
                 return partial(fast.send, wire=wire, timeout=loop.timeout), task_id
-        prepared = TaskiqMessage(
-            task_id=task_id,
-            task_name=message.task_name,
-            labels=labels,
-            labels_types=types,
-            args=list(message.args),
-            kwargs=dict(message.kwargs),
-        )
+        prepared = taskiq_message(message, task_id, labels, types)
         return partial(publish, message=prepared, timeout=loop.timeout), task_id
 
     def _fast_path(self) -> FastSend | None:
@@ -171,7 +157,7 @@ class TaskiqTaskSender(ITaskSender, IAsyncTaskSender):
             entry = self._remember(name, options)
         control = entry[1]
         if control is None:
-            control = _prepared(control_labels(name, options, time.time()))
+            control = prepare_labels(control_labels(name, options, time.time()))
         headers = message.headers
         if not headers:
             return dict(control[0]), dict(control[1])
@@ -193,7 +179,7 @@ class TaskiqTaskSender(ITaskSender, IAsyncTaskSender):
         on the send time."""
         refuse_unsupported(name, options)
         control = (
-            _prepared(control_labels(name, options, 0.0))
+            prepare_labels(control_labels(name, options, 0.0))
             if _timeless(options)
             else None
         )
