@@ -11,8 +11,6 @@ import json
 import linecache
 import logging
 import lzma
-import os
-import socket
 import sys
 import uuid
 import zlib
@@ -56,7 +54,6 @@ from spakky.dispatch.celery.worker_transport import (
     replace_headers,
 )
 
-REDIS_URL = "redis://127.0.0.1:6379/9"
 GZIP = InflatePolicy.for_compression("gzip", max_bytes=1000)
 
 
@@ -180,18 +177,6 @@ def test_parse_envelope_good_item_expect_what_kombu_parses() -> None:
     """A good envelope parses exactly as kombu's own ``loads`` does."""
     item = json.dumps(_envelope()).encode()
     assert parse_envelope(item) == kombu_redis.loads(item.decode())
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """The shared Redis (skipped without it, failing under CI=true)."""
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-    except OSError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("Redis is not reachable on 127.0.0.1:6379; CI must start it")
-        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
-    return REDIS_URL
 
 
 def _consume(url: str, queue: str, transport: Any, **options: Any) -> list[Any]:

@@ -9,8 +9,6 @@ import inspect
 import json
 import linecache
 import logging
-import os
-import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -32,20 +30,6 @@ from spakky.dispatch.celery.redis_transport import (
     reusing_transport_problem,
 )
 from spakky.dispatch.core.adapter import TaskMessage
-
-REDIS_URL = "redis://127.0.0.1:6379/9"
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """The shared Redis (skipped without it, failing under CI=true)."""
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-    except OSError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("Redis is not reachable on 127.0.0.1:6379; CI must start it")
-        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
-    return REDIS_URL
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ a closed port (redis-py's own ``ConnectionError``). The worker-process test is
 """
 
 import logging
-import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -26,19 +25,7 @@ from spakky.dispatch.celery.redis_guard import GuardedQoS
 from spakky.dispatch.celery.redis_unacked import UnackedRecovery, attached, live
 from spakky.dispatch.celery.worker_transport import guarded_transport
 
-REDIS_URL = "redis://127.0.0.1:6379/9"
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """The shared Redis (skipped without it, failing under CI=true)."""
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-    except OSError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("Redis is not reachable on 127.0.0.1:6379; CI must start it")
-        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
-    return REDIS_URL
+from .conftest import REDIS_URL
 
 
 class Setup:

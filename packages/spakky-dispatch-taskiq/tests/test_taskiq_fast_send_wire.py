@@ -14,10 +14,7 @@ options do not depend on the send time.
 
 import asyncio
 import json
-import os
-import socket
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,9 +38,11 @@ from spakky.dispatch.taskiq import sender as sender_module
 from spakky.dispatch.taskiq.fast_send import FastSend
 from spakky.dispatch.taskiq.message import control_labels
 
+from .conftest import AMQP_URL
+from .conftest import REDIS_URL as URL
+
 pytestmark = pytest.mark.broker
 
-URL = "redis://127.0.0.1:6379/9"
 
 type Loops = Callable[..., BrokerLoop]
 
@@ -86,17 +85,9 @@ def _brokers() -> dict[str, Callable[[str], AsyncBroker]]:
 
 
 @pytest.fixture
-def queue() -> Iterator[str]:
-    """A queue of this test; deleted after it."""
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-    except OSError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("Redis is not reachable on 127.0.0.1:6379; CI must start it")
-        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
-    name = f"spakky-test-wire-{uuid.uuid4().hex[:10]}"
-    yield name
-    redis.Redis.from_url(URL).delete(name, f"{name}.dead_letter")
+def queue(redis_queue: str) -> str:
+    """A Redis queue of this test (deleted after it)."""
+    return redis_queue
 
 
 def _sent(queue: str, kind: str) -> list[dict[bytes, bytes]]:
@@ -152,7 +143,6 @@ def test_fast_send_expect_same_wire_as_kiq_and_public_path(
         assert by_fast[b"data"] == by_public[b"data"] == by_kiq[b"data"]
 
 
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 PROPERTIES = (
     "app_id",
     "content_encoding",
@@ -169,28 +159,6 @@ PROPERTIES = (
 )
 """What an AMQP message carries besides its body, compared one by one; aiormq
 gives every publish a random ``message_id``, checked apart."""
-
-
-@pytest.fixture
-def amqp_queue() -> Iterator[str]:
-    """A RabbitMQ queue of this test; it and its dead letters are deleted after."""
-    try:
-        socket.create_connection(("127.0.0.1", 5672), timeout=0.5).close()
-    except OSError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("RabbitMQ is not reachable on 127.0.0.1:5672; CI must start it")
-        pytest.skip("RabbitMQ is not reachable on 127.0.0.1:5672")
-    name = f"spakky-test-wire-{uuid.uuid4().hex[:10]}"
-    yield name
-
-    async def drop() -> None:
-        connection = await aio_pika.connect(AMQP_URL)
-        async with connection:
-            channel = await connection.channel()
-            for each in (name, f"{name}.dead_letter"):
-                await channel.queue_delete(each)
-
-    asyncio.run(drop())
 
 
 def _amqp_brokers() -> dict[str, Callable[[str], AsyncBroker]]:

@@ -5,10 +5,7 @@ Each test declares queues of its own on the shared RabbitMQ and deletes them.
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,31 +17,15 @@ from taskiq_aio_pika import AioPikaBroker, QueueType
 from spakky.dispatch.taskiq import Delivery, RabbitQueueBroker, amqp_broker
 from spakky.dispatch.taskiq.amqp_broker import delivery_count, incoming_of
 
-pytestmark = pytest.mark.broker
+from .conftest import AMQP_URL as URL
 
-URL = "amqp://guest:guest@127.0.0.1:5672//"
+pytestmark = pytest.mark.broker
 
 
 @pytest.fixture
-def queue() -> Iterator[str]:
+def queue(amqp_queue: str) -> str:
     """A queue of this test; it and its dead letters are deleted after."""
-    try:
-        socket.create_connection(("127.0.0.1", 5672), timeout=0.5).close()
-    except OSError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("RabbitMQ is not reachable on 127.0.0.1:5672; CI must start it")
-        pytest.skip("RabbitMQ is not reachable on 127.0.0.1:5672")
-    name = f"spakky-test-q-{uuid.uuid4().hex[:10]}"
-    yield name
-
-    async def drop() -> None:
-        connection = await aio_pika.connect(URL)
-        async with connection:
-            channel = await connection.channel()
-            for each in (name, f"{name}.dead_letter"):
-                await channel.queue_delete(each)
-
-    asyncio.run(drop())
+    return amqp_queue
 
 
 def _broker(queue: str, *, limit: int = 5, kind: QueueType = QueueType.QUORUM) -> Any:

@@ -5,10 +5,7 @@ Each test uses streams of its own on the shared Redis (DB 9) and deletes them.
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -23,24 +20,17 @@ from spakky.dispatch.taskiq import (
     stream_broker,
 )
 
+from .conftest import REDIS_URL as URL
+
 pytestmark = pytest.mark.broker
 
-URL = "redis://127.0.0.1:6379/9"
 CLOSED = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture
-def queue() -> Iterator[str]:
+def queue(redis_queue: str) -> str:
     """A queue name of this test; its stream and dead letters are deleted after."""
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-    except OSError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("Redis is not reachable on 127.0.0.1:6379; CI must start it")
-        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
-    name = f"spakky-test-stream-{uuid.uuid4().hex[:10]}"
-    yield name
-    redis.Redis.from_url(URL).delete(name, f"{name}.dead_letter")
+    return redis_queue
 
 
 def _stream(queue: str, *, timeout: float = 5.0, limit: int = 5, url: str = URL) -> Any:

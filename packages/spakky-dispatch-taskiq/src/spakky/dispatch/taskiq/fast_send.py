@@ -70,7 +70,7 @@ from spakky.dispatch.core.adapter import (
 )
 from spakky.dispatch.taskiq.broker import describe_broker
 from spakky.dispatch.taskiq.handoff import unwrapped
-from spakky.dispatch.taskiq.message import publish_error
+from spakky.dispatch.taskiq.message import MESSAGE_FIELDS, publish_error
 
 logger = logging.getLogger(__name__)
 
@@ -110,16 +110,6 @@ SOURCES_SHA256: Final[Mapping[str, str]] = {
     ),
 }
 """SHA-256 (``source_digest``) of each function this module does the work of."""
-
-MESSAGE_FIELDS: Final = (
-    "task_id",
-    "task_name",
-    "labels",
-    "labels_types",
-    "args",
-    "kwargs",
-)
-"""``TaskiqMessage``'s fields, in the order ``model_dump`` gives them."""
 
 _SCALARS: Final = frozenset({str, int, bool, type(None)})
 """Types whose JSON-mode dump is the value itself (floats must be finite)."""

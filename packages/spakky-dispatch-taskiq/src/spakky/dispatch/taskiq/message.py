@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from taskiq import AsyncBroker, TaskiqMessage, TaskiqMiddleware
 from taskiq.labels import prepare_label
@@ -46,14 +46,19 @@ EXPIRES_LABEL = f"{LABEL_PREFIX}expires"
 IGNORE_RESULT_LABEL = f"{LABEL_PREFIX}ignore_result"
 """Whether the worker stores no result (bool)."""
 
+MESSAGE_FIELDS: Final = (
+    "task_id",
+    "task_name",
+    "labels",
+    "labels_types",
+    "args",
+    "kwargs",
+)
+"""``TaskiqMessage``'s fields, in the order ``model_dump`` gives them."""
+
 RESERVED_LABELS = frozenset(
     {
-        "task_id",
-        "task_name",
-        "labels",
-        "labels_types",
-        "args",
-        "kwargs",
+        *MESSAGE_FIELDS,
         "queue_name",
         "priority",
         "delay",

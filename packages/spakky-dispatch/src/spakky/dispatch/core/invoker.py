@@ -112,14 +112,8 @@ class TaskInvoker(IApplicationContextAware):
         if headers is None:
             headers = _NO_KWARGS
         task = target.task
-        if task.retry is None:
-            if task.is_async:
-                return self._runner.run(
-                    self._call_async(target, args, kwargs, headers, task_id)
-                )
-            return copy_context().run(
-                self._call, target, args, kwargs, headers, task_id
-            )
+        if task.retry is None:  # no policy to apply: no guard around the run
+            return self._run(target, args, kwargs, headers, task_id)
         with _retry_policy(task, retries):
             return self._run(target, args, kwargs, headers, task_id)
 
