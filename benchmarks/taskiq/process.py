@@ -6,9 +6,11 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 import redis
+from spakky.core.application.application import SpakkyApplication
 from tests.support.worker import spawn
 
 from benchmarks.harness.env import (
@@ -73,7 +75,10 @@ def _senders(
             handlers = {}
             for kind in ("sync", "async"):
                 app = build_taskiq_plugin()
-                stack.callback(app.stop)
+                if kind == "sync":
+                    stack.callback(app.stop)
+                else:  # its broker lives on runner's loop: stop it from there
+                    stack.callback(partial(_stop_on, runner, app))
                 handlers[kind] = app.container.get(BenchHandler)
             return {
                 "async": handlers["async"].atick,
@@ -83,6 +88,20 @@ def _senders(
     runner.run(raw.startup())
     stack.callback(lambda: runner.run(raw.shutdown()))
     return {"async": tasks[RAW_ATICK].kiq, "sync": tasks[RAW_TICK].kiq}
+
+
+def _stop_on(runner: asyncio.Runner, app: SpakkyApplication) -> None:
+    runner.run(_stop_here(app))
+
+
+async def _stop_here(app: SpakkyApplication) -> None:
+    """Stop ``app`` from the loop its broker was started on.
+
+    From there the broker's shutdown is scheduled on that loop and runs when
+    the loop goes on (``asyncio.Runner`` closing runs it); stopped from outside
+    while the loop is idle, the broker would be left to the garbage collector.
+    """
+    app.stop()
 
 
 def _sync_send(call: Callable[[], object]) -> Send:

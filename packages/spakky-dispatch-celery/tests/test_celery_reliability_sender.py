@@ -144,7 +144,15 @@ def _refused(detail: str = "[Errno 111] Connection refused") -> OperationalError
             (TimeoutError("timed out"),),
             _refused(),
             PublishUnconfirmedError,
-            "may have reached",
+            "may have reached redis://:**@127.0.0.1:1/0: an attempt was cut off after "
+            "it had a connection (timed out), then the retries ended with: "
+            "[Errno 111] Connection refused",
+        ),
+        (
+            (TimeoutError("timed out"),),
+            OperationalError("Connection reset by peer"),
+            PublishUnconfirmedError,
+            "may have reached redis://:**@127.0.0.1:1/0: Connection reset by peer",
         ),
         (
             (),

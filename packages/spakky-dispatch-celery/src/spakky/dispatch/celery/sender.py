@@ -176,8 +176,9 @@ class CeleryTaskSender(ITaskSender):
         """
         lost, refused = self._transport_errors()
         chain = list(_chain(error))
-        url = self._app.conf.broker_url
-        reason = scrub(_reason(chain), url, self._app.conf.result_backend)
+        conf = self._app.conf
+        url = conf.broker_url
+        reason = scrub(_reason(chain), url, conf.result_backend)
         problem = configuration_problem(error)
         if problem is not None:
             return BrokerConfigurationError(
@@ -191,9 +192,18 @@ class CeleryTaskSender(ITaskSender):
             )
         if not any(isinstance(e, (OperationalError, *lost)) for e in chain):
             return None
-        if all(_never_connected(failure) for failure in [*failures, error]):
+        cut = next((f for f in [*failures, error] if not _never_connected(f)), None)
+        if cut is None:
             return BrokerUnavailableError(
                 f"{task_name} was not sent to {masked_url(url)}: {reason}"
+            )
+        if cut is not error and _never_connected(error):
+            # An attempt was cut off after it had a connection, then the
+            # retries could not reconnect: both are part of the answer.
+            cut_reason = scrub(_reason(list(_chain(cut))), url, conf.result_backend)
+            reason = (
+                f"an attempt was cut off after it had a connection ({cut_reason}), "
+                f"then the retries ended with: {reason}"
             )
         return PublishUnconfirmedError(
             f"{task_name} may have reached {masked_url(url)}: {reason}"
