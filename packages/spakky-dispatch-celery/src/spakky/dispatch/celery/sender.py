@@ -197,7 +197,7 @@ class CeleryTaskSender(ITaskSender):
             return BrokerUnavailableError(
                 f"{task_name} was not sent to {masked_url(url)}: {reason}"
             )
-        if cut is not error and _never_connected(error):
+        if _never_connected(error):  # so ``cut`` is an earlier attempt
             # An attempt was cut off after it had a connection, then the
             # retries could not reconnect: both are part of the answer.
             cut_reason = scrub(_reason(list(_chain(cut))), url, conf.result_backend)
