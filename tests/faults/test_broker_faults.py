@@ -104,7 +104,7 @@ def test_broker_restart_mid_stream_expect_every_dispatch_runs_or_raises(
     dispatch either returns (and its task runs) or raises
     ``BrokerUnavailableError`` to its caller; no task silently disappears.
     """
-    # Retries must outlast the outage: a private RabbitMQ node takes 12-15 s
+    # Retries must outlast the outage: a private RabbitMQ node takes 12-16 s
     # to come back from a kill on an idle CI machine (more under load), so 60
     # retries 0.25 s apart (15 s) ran out now and then; 240 give 60 s.
     use_env(

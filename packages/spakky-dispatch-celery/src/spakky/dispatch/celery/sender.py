@@ -192,12 +192,12 @@ class CeleryTaskSender(ITaskSender):
             )
         if not any(isinstance(e, (OperationalError, *lost)) for e in chain):
             return None
-        cut = next((f for f in [*failures, error] if not _never_connected(f)), None)
-        if cut is None:
-            return BrokerUnavailableError(
-                f"{task_name} was not sent to {masked_url(url)}: {reason}"
-            )
-        if _never_connected(error):  # so ``cut`` is an earlier attempt
+        if _never_connected(error):
+            cut = next((f for f in failures if not _never_connected(f)), None)
+            if cut is None:
+                return BrokerUnavailableError(
+                    f"{task_name} was not sent to {masked_url(url)}: {reason}"
+                )
             # An attempt was cut off after it had a connection, then the
             # retries could not reconnect: both are part of the answer.
             cut_reason = scrub(_reason(list(_chain(cut))), url, conf.result_backend)
